@@ -1,0 +1,126 @@
+"""End-to-end: fit on the demo corpus, evaluate, predict, save/load, export."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import textlstm
+from textlstm.classifier import TextClassifier
+from textlstm.config import PipelineConfig, pipeline_from_dict
+from textlstm.data.sources import DataError
+
+
+def test_lstm_learns_the_demo(trained_demo):
+    clf, out = trained_demo
+    metrics = clf.evaluate(output_dir=out)
+    assert metrics["accuracy"] >= 0.9, metrics["accuracy"]
+    assert metrics["count"] == len(clf.splits.test)
+    assert np.asarray(metrics["confusion_matrix"]).sum() == metrics["count"]
+    assert (out / "confusion_matrix.png").stat().st_size > 5000
+    assert clf.data_report["train_padding_fraction"] < 0.15
+    assert clf.data_report["bucket_boundaries"]
+
+
+def test_training_outputs_and_history(trained_demo):
+    clf, out = trained_demo
+    history = (out / "history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch") and "val_accuracy" in history[0] and "epoch_time" in history[0]
+    assert len(history) - 1 == len(clf.history[0]["loss"])
+    assert (out / "checkpoints" / "best.weights.h5").exists()
+    assert not (out / "backup").exists()  # removed after a completed run
+
+
+def test_predict_save_load_roundtrip(trained_demo, tmp_path):
+    clf, _ = trained_demo
+    texts = ["a great film", "the plot was not good", "", "!!!"]
+    preds = clf.predict(texts)
+    assert [set(p.probabilities) for p in preds] == [{"negative", "positive"}] * 4
+    assert all(abs(sum(p.probabilities.values()) - 1) < 1e-5 for p in preds)
+    path = clf.save(tmp_path / "model.keras")
+    loaded = textlstm.load(path)
+    assert loaded.label_names == clf.label_names
+    np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
+    assert loaded.predict(["a great film"])[0].label in ("negative", "positive")
+    assert loaded.config.model.units == clf.config.model.units
+
+
+def test_negation_flips_prediction(trained_demo):
+    clf, _ = trained_demo
+    pos, neg = clf.predict(["the acting was great", "the acting was not great"])
+    assert pos.label == "positive" and neg.label == "negative"
+
+
+def test_saved_model_signature_takes_strings(trained_demo, tmp_path):
+    clf, _ = trained_demo
+    clf.export(tmp_path / "saved")
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))
+    sig = loaded.signatures["serve"]
+    spec = sig.structured_input_signature[1]["text"]
+    assert spec.dtype == tf.string and spec.shape.as_list() == [None]
+    out = list(sig(text=tf.constant(["a great film", "the acting was not great"])).values())[0].numpy()
+    np.testing.assert_allclose(out[:, 0], clf.predict_proba(["a great film", "the acting was not great"])[:, 1], atol=1e-5)
+
+
+def test_fit_from_python_lists_multiclass_and_unseen_label():
+    keras.utils.set_random_seed(1)
+    words = {"sports": "goal match team", "tech": "code chip software", "food": "pasta soup bread"}
+    texts, labels = [], []
+    for i in range(90):
+        label = list(words)[i % 3]
+        texts.append(" ".join(np.random.default_rng(i).permutation(words[label].split())) + " today")
+        labels.append(label)
+    cfg = pipeline_from_dict({"model": {"units": [8], "embedding_dim": 8},
+                              "train": {"epochs": 15, "verbose": 0, "learning_rate": 0.02, "patience": None}})
+    clf = TextClassifier(cfg).fit(texts, labels, validation=(texts[:9], labels[:9]))
+    assert clf.label_names == ["food", "sports", "tech"]
+    assert clf.evaluate(texts, labels)["accuracy"] > 0.9
+    assert clf.predict(["soup and bread"])[0].label == "food"
+    with pytest.raises(DataError, match=r"row 2.*label 'music' never occurs"):
+        clf.evaluate(["a", "b"], ["food", "music"], where=["row 1", "row 2"])
+
+
+def test_empty_texts_are_counted_not_fully_masked():
+    keras.utils.set_random_seed(0)
+    texts = ["good film", "bad film", "!!!", "...", "good", "bad"] * 5
+    labels = ["p", "n", "p", "n", "p", "n"] * 5
+    cfg = pipeline_from_dict({"model": {"units": [4], "embedding_dim": 4},
+                              "train": {"epochs": 1, "verbose": 0, "patience": None}})
+    clf = TextClassifier(cfg).fit(texts, labels, validation=(texts, labels))
+    assert clf.data_report["empty_after_standardization_skipped"] == 10
+    assert clf.data_report["train_examples"] == 20
+    assert np.isfinite(clf.predict_proba(["!!!", ""])).all()
+
+
+def test_unfitted_classifier_says_so():
+    with pytest.raises(RuntimeError, match="not trained"):
+        TextClassifier(PipelineConfig()).predict(["x"])
+
+
+def test_backup_and_restore_resumes_a_killed_run(tmp_path):
+    """A run that dies mid-training resumes from its last finished epoch."""
+    overrides = {"data": {"source": "demo", "demo_size": 600},
+                 "model": {"units": [8], "embedding_dim": 8},
+                 "train": {"epochs": 4, "verbose": 0, "patience": None, "tensorboard": False}}
+
+    class Crash(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt("simulated kill")
+
+    import textlstm.training as training
+
+    original = training.make_callbacks
+    training.make_callbacks = lambda *a, **k: original(*a, **k) + [Crash()]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            TextClassifier(pipeline_from_dict(overrides)).fit(output_dir=tmp_path)
+    finally:
+        training.make_callbacks = original
+    assert (tmp_path / "backup").exists()
+    clf = TextClassifier(pipeline_from_dict(overrides)).fit(output_dir=tmp_path)
+    assert len(clf.history[0]["loss"]) == 2  # only epochs 3 and 4 ran again
+    epochs = [int(line.split(",")[0]) for line in (tmp_path / "history.csv").read_text().splitlines()[1:]]
+    assert epochs == [0, 1, 2, 3]

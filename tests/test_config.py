@@ -1,0 +1,68 @@
+import glob
+import os
+
+import pytest
+
+from textlstm.config import ConfigError, ModelConfig, PipelineConfig, apply_overrides, load_pipeline, pipeline_from_dict
+from conftest import REPO
+
+
+def test_defaults_and_sections():
+    cfg = pipeline_from_dict({"model": {"units": [32, 16]}, "train": {"epochs": 2}})
+    assert isinstance(cfg, PipelineConfig)
+    assert isinstance(cfg.model, ModelConfig)
+    assert cfg.model.units == [32, 16] and cfg.train.epochs == 2
+    assert cfg.data.source == "files"
+
+
+def test_unknown_key_names_key_and_suggests():
+    with pytest.raises(ConfigError, match=r"unknown key 'model.unit'.*Did you mean 'units'"):
+        pipeline_from_dict({"model": {"unit": [32]}})
+    with pytest.raises(ConfigError, match=r"unknown key 'trian'.*'train'"):
+        pipeline_from_dict({"trian": {}})
+
+
+def test_type_errors_are_clear():
+    with pytest.raises(ConfigError, match=r"train.epochs: expected an integer"):
+        pipeline_from_dict({"train": {"epochs": "many"}})
+    with pytest.raises(ConfigError, match=r"model.bidirectional: expected true/false"):
+        pipeline_from_dict({"model": {"bidirectional": "maybe"}})
+
+
+def test_overrides_dotted_paths_and_yaml_values():
+    data = apply_overrides({"model": {"units": [64]}}, ["model.units=[128, 32]", "data.train=x/train.tsv",
+                                                         "train.learning_rate=3e-4", "vectorizer.max_length=null"])
+    cfg = pipeline_from_dict(data)
+    assert cfg.model.units == [128, 32]
+    assert cfg.data.train == "x/train.tsv"
+    assert cfg.train.learning_rate == pytest.approx(3e-4)
+    assert cfg.vectorizer.max_length is None
+
+
+def test_override_of_unknown_key_is_rejected(tmp_path):
+    p = tmp_path / "p.yaml"
+    p.write_text("task: classification\n")
+    with pytest.raises(ConfigError, match=r"p.yaml: unknown key 'model.embeding_dim'.*'embedding_dim'"):
+        load_pipeline(p, ["model.embeding_dim=8"])
+    with pytest.raises(ConfigError, match="must look like"):
+        load_pipeline(p, ["model.units"])
+
+
+def test_missing_and_invalid_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_pipeline(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_pipeline(bad)
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(REPO, "pipelines", "*.yaml"))))
+def test_every_shipped_pipeline_loads(path):
+    cfg = load_pipeline(path)
+    assert cfg.task in ("classification", "translation")
+
+
+def test_union_fields_keep_yaml_types():
+    cfg = pipeline_from_dict({"data": {"text": 1, "label": "sentiment"}})
+    assert cfg.data.text == 1 and cfg.data.label == "sentiment"

@@ -1,0 +1,42 @@
+"""textlstm: tf.data text pipelines and cuDNN-ready LSTM models for Keras.
+
+```python
+import textlstm
+clf = textlstm.TextClassifier.from_pipeline("pipelines/sentiment_demo.yaml")
+clf.fit()
+print(clf.evaluate())
+clf.save("runs/demo/model.keras")
+textlstm.load("runs/demo/model.keras").predict(["a great film"])
+```
+"""
+
+import os as _os
+
+_os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "TextClassifier": "textlstm.classifier",
+    "load": "textlstm.artifact",
+    "load_pipeline": "textlstm.config",
+    "PipelineConfig": "textlstm.config",
+    "DataConfig": "textlstm.config",
+    "VectorizerConfig": "textlstm.config",
+    "ModelConfig": "textlstm.config",
+    "TrainConfig": "textlstm.config",
+    "cudnn_report": "textlstm.models.cudnn",
+}
+
+
+def __getattr__(name):
+    # Lazy imports keep `import textlstm` (and the CLI's --help) free of TensorFlow.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'textlstm' has no attribute {name!r}")
+
+
+__all__ = list(_LAZY)

@@ -1,0 +1,294 @@
+"""`TextClassifier`: fit, evaluate, predict and save a text classifier.
+
+```python
+import textlstm
+clf = textlstm.TextClassifier.from_pipeline("pipelines/sentiment_demo.yaml")
+clf.fit(output_dir="runs/demo")          # or clf.fit(texts, labels)
+clf.evaluate()["accuracy"]               # on the pipeline's test split
+clf.predict(["a great film"])            # [{'label': 'positive', 'probabilities': {...}}]
+clf.save("runs/demo/model.keras")
+textlstm.load("runs/demo/model.keras").predict(["a great film"])
+```
+
+Training runs on token ids from the tf.data pipeline (bucketed by length);
+the saved artifact is one Keras model from raw strings to probabilities, with
+the vectorizer inside and the label names in its metadata.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from textlstm import __version__
+from textlstm.config import PipelineConfig, load_pipeline
+from textlstm.data import LabelEncoder, Splits, load_splits
+from textlstm.data.batching import (batch_by_length, bucket_boundaries, count_batches, padding_fraction,
+                                    sequence_lengths, vectorized)
+from textlstm.data.sources import DataError
+from textlstm.data.vectorize import load_pretrained_vectors, make_vectorizer
+from textlstm.evaluation import classification_metrics, plot_confusion_matrix, plot_history
+from textlstm.layers import Metadata, NonEmptySequences
+from textlstm.models import build_classifier, cudnn_report
+from textlstm.training import fit as fit_model
+from textlstm.training import make_optimizer
+
+log = logging.getLogger("textlstm")
+
+
+@dataclasses.dataclass
+class Prediction:
+    label: str
+    probabilities: dict[str, float]
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "probabilities": self.probabilities}
+
+
+def _non_empty(ids, y):
+    return tf.size(ids) > 0
+
+
+def _fill_empty(ids, y):
+    """An empty sequence becomes one [UNK] token (id 1), as in the saved model."""
+    return tf.cond(tf.size(ids) > 0, lambda: ids, lambda: tf.ones([1], ids.dtype)), y
+
+
+def _truncate(max_length):
+    def truncate(ids, y):
+        return (ids[:max_length] if max_length else ids), y
+
+    return truncate
+
+
+class TextClassifier:
+    """A text classifier described by a `PipelineConfig`."""
+
+    def __init__(self, config: PipelineConfig | None = None):
+        self.config = config or PipelineConfig()
+        if self.config.task != "classification":
+            raise ValueError(f"TextClassifier needs task: classification, got {self.config.task!r}")
+        self.model: keras.Model | None = None  # raw strings -> probabilities
+        self.networks: list[keras.Model] = []  # token ids -> probabilities (one per ensemble member)
+        self.vectorizer: keras.layers.TextVectorization | None = None
+        self.labels: LabelEncoder | None = None
+        self.splits: Splits | None = None
+        self.history: list[dict] = []
+        self.data_report: dict = {}
+
+    @classmethod
+    def from_pipeline(cls, path: str | Path | None = None, overrides: list[str] | None = None) -> "TextClassifier":
+        return cls(load_pipeline(path, overrides))
+
+    # ----------------------------------------------------------------- data
+    @property
+    def label_names(self) -> list[str]:
+        return self.labels.names if self.labels else []
+
+    @property
+    def network(self) -> keras.Model:
+        """The (first) token-id model, e.g. for `inspect_gates`."""
+        return self.networks[0]
+
+    def _datasets(self, train_texts, train_y, val_texts, val_y):
+        tc, vc = self.config.train, self.config.vectorizer
+        train_ids = vectorized(train_texts, self.vectorizer)
+        lengths = sequence_lengths(train_ids)  # one pass; also fills the cache
+        keep = lengths > 0
+        empty = int((~keep).sum())
+        boundaries = bucket_boundaries(lengths[keep], tc.num_buckets, vc.max_length)
+        truncate = _truncate(vc.max_length)
+        train = (tf.data.Dataset.zip((train_ids, tf.data.Dataset.from_tensor_slices(train_y)))
+                 .filter(_non_empty).map(truncate))
+        train = batch_by_length(train, tc.batch_size, boundaries, shuffle=True, shuffle_buffer=tc.shuffle_buffer,
+                                seed=tc.seed, bucketing=tc.bucketing)
+        val = None
+        if val_texts is not None and len(val_texts):
+            val_ids = vectorized(val_texts, self.vectorizer)
+            val = (tf.data.Dataset.zip((val_ids, tf.data.Dataset.from_tensor_slices(val_y))).map(_fill_empty).map(truncate))
+            val = batch_by_length(val, tc.batch_size, boundaries, bucketing=tc.bucketing)
+            val = val.apply(tf.data.experimental.assert_cardinality(count_batches(val)))
+        self.data_report.update({
+            "train_examples": int(keep.sum()),
+            "empty_after_standardization_skipped": empty,
+            "truncated": int((lengths > vc.max_length).sum()) if vc.max_length else 0,
+            "mean_length": float(lengths[keep].mean()) if keep.any() else 0.0,
+            "bucket_boundaries": boundaries,
+        })
+        if empty:
+            log.warning("%d training texts standardize to no tokens; they were skipped", empty)
+        return train, val
+
+    # ----------------------------------------------------------------- fit
+    def fit(self, texts=None, labels=None, validation=None, output_dir: str | Path | None = None) -> "TextClassifier":
+        """Train on `texts`/`labels` (with `validation=(texts, labels)`), or on
+        the pipeline's data source when `texts` is None."""
+        cfg = self.config
+        keras.utils.set_random_seed(cfg.train.seed)
+        label_names = None
+        if texts is None:
+            self.splits = load_splits(cfg.data, "classification", cfg.train.seed)
+            train_texts, train_labels = self.splits.train.columns()
+            val_texts, val_labels = self.splits.validation.columns() if len(self.splits.validation) else (None, None)
+            where_train, where_val = self.splits.train.where, self.splits.validation.where
+            label_names = self.splits.train.label_names
+            self.data_report = self.splits.report()
+        else:
+            if labels is None or len(texts) != len(labels):
+                raise ValueError("fit(texts, labels): give one label per text")
+            train_texts, train_labels = list(texts), list(labels)
+            val_texts, val_labels = (list(validation[0]), list(validation[1])) if validation else (None, None)
+            where_train = [f"texts[{i}]" for i in range(len(train_texts))]
+            where_val = [f"validation[{i}]" for i in range(len(val_texts or []))]
+            self.data_report = {"source": "python", "train": {"rows": len(train_texts)}}
+        self.labels = LabelEncoder.fit(train_labels, label_names)
+        train_y = self.labels.encode(train_labels, where_train)
+        val_y = self.labels.encode(val_labels, where_val) if val_texts else None
+        self.data_report["labels"] = self.labels.names
+
+        self.vectorizer = make_vectorizer(cfg.vectorizer, train_texts)
+        vocab = self.vectorizer.get_vocabulary()
+        self.data_report["vocabulary_size"] = len(vocab)
+        embeddings = None
+        if cfg.vectorizer.pretrained_vectors:
+            embeddings, coverage = load_pretrained_vectors(cfg.vectorizer.pretrained_vectors, vocab, cfg.train.seed)
+            self.data_report["pretrained_coverage"] = coverage
+        train_ds, val_ds = self._datasets(train_texts, train_y, val_texts, val_y)
+        self.data_report["train_padding_fraction"] = padding_fraction(train_ds)
+        # The batch count is the same every epoch (bucket sizes do not change with
+        # the order), so declaring it gives Keras a progress bar with a total.
+        train_ds = train_ds.apply(tf.data.experimental.assert_cardinality(count_batches(train_ds)))
+
+        out = Path(output_dir) if output_dir else None
+        self.networks, self.history = [], []
+        members = max(1, cfg.train.ensemble)
+        for member in range(members):
+            keras.utils.set_random_seed(cfg.train.seed + member)
+            net = self._compile(build_classifier(
+                cfg.model, len(vocab), self.labels.num_classes, embeddings, cfg.vectorizer.train_pretrained,
+                name=f"classifier_{member}" if members > 1 else "classifier"))
+            member_dir = (out / f"member_{member}" if members > 1 else out) if out else None
+            self.history.append(fit_model(net, train_ds, val_ds, cfg.train, member_dir))
+            self.networks.append(net)
+        self.model = self._string_model()
+        return self
+
+    def _compile(self, net: keras.Model) -> keras.Model:
+        tc = self.config.train
+        if self.labels.binary:
+            loss = keras.losses.BinaryCrossentropy(label_smoothing=tc.label_smoothing)
+            metrics = [keras.metrics.BinaryAccuracy(name="accuracy")]
+        else:
+            loss = keras.losses.SparseCategoricalCrossentropy()
+            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        net.compile(optimizer=make_optimizer(tc), loss=loss, metrics=metrics)
+        return net
+
+    def _metadata(self) -> dict:
+        return {
+            "textlstm_version": __version__,
+            "task": "classification",
+            "labels": self.labels.names,
+            "config": self.config.to_dict(),
+            "data": {k: v for k, v in self.data_report.items() if k != "train"} | {"train": self.data_report.get("train")},
+        }
+
+    def _string_model(self) -> keras.Model:
+        text = keras.Input(shape=(), dtype="string", name="text")
+        ids = self.vectorizer(text)
+        ids = NonEmptySequences(max_length=self.config.vectorizer.max_length, name="non_empty")(ids)
+        outputs = [net(ids) for net in self.networks]
+        probs = outputs[0] if len(outputs) == 1 else keras.layers.Average(name="ensemble")(outputs)
+        probs = Metadata(self._metadata(), name="metadata")(probs)
+        return keras.Model(text, probs, name="text_classifier")
+
+    # ----------------------------------------------------------- inference
+    def _require_model(self):
+        if self.model is None:
+            raise RuntimeError("the classifier is not trained: call fit() or textlstm.load(path) first")
+
+    def predict_proba(self, texts, batch_size: int = 256) -> np.ndarray:
+        """Class probabilities `(n, num_classes)` for raw strings. Texts are
+        batched by length so that little padding is computed."""
+        self._require_model()
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts:
+            return np.zeros((0, len(self.label_names)), "float32")
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out = np.zeros((len(texts), len(self.label_names)), "float32")
+        for start in range(0, len(texts), batch_size):
+            idx = order[start:start + batch_size]
+            p = np.asarray(self.model.predict_on_batch(tf.constant([texts[i] for i in idx])))
+            if p.shape[-1] == 1:
+                p = np.concatenate([1.0 - p, p], axis=-1)
+            out[idx] = p
+        return out
+
+    def predict(self, texts, batch_size: int = 256) -> list[Prediction]:
+        probs = self.predict_proba(texts, batch_size)
+        names = self.label_names
+        return [Prediction(names[int(p.argmax())], {n: float(v) for n, v in zip(names, p)}) for p in probs]
+
+    def evaluate(self, texts=None, labels=None, output_dir: str | Path | None = None, where: list[str] | None = None) -> dict:
+        """Metrics on `texts`/`labels`, or on the pipeline's test split.
+        With `output_dir`, also writes the confusion matrix plot there.
+        `where` names each row's origin for error messages."""
+        self._require_model()
+        if texts is None:
+            if self.splits is None:
+                self.splits = load_splits(self.config.data, "classification", self.config.train.seed)
+            if self.splits.test is None:
+                raise DataError("no test data: set data.test (or data.test_split for TFDS)")
+            texts, labels = self.splits.test.columns()
+            where = self.splits.test.where
+        y = self.labels.encode(labels, where)
+        metrics = classification_metrics(y, self.predict_proba(texts), self.label_names)
+        if output_dir:
+            plot_confusion_matrix(metrics["confusion_matrix"], self.label_names, Path(output_dir) / "confusion_matrix.png")
+        return metrics
+
+    # ------------------------------------------------------------- artifacts
+    def save(self, path: str | Path) -> Path:
+        """Write the one-file artifact (`.keras`): raw strings in, probabilities out."""
+        self._require_model()
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise ValueError(f"artifact path must end in .keras, got {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.model.save(path)
+        return path
+
+    def export(self, path: str | Path) -> Path:
+        """A TF SavedModel whose `serve` signature takes a `tf.string` vector."""
+        self._require_model()
+        from textlstm.artifact import export_saved_model
+
+        return export_saved_model(self.model, path)
+
+    def cudnn_report(self):
+        self._require_model()
+        return cudnn_report(self.networks[0])
+
+    def write_outputs(self, output_dir: str | Path, metrics: dict | None = None) -> dict:
+        """model.keras, metrics.json, history.csv (from training) and plots."""
+        out = Path(output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.save(out / "model.keras")
+        if self.history:
+            plot_history(self.history[0], out / "learning_curves.png")
+        report = {"data": self.data_report, "cudnn": [str(r) for r in self.cudnn_report()],
+                  "history": self.history}
+        if metrics is not None:
+            report["test"] = metrics
+        (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str))
+        return report
+
+    def __repr__(self) -> str:
+        state = "trained" if self.model is not None else "untrained"
+        return f"TextClassifier({state}, labels={self.label_names}, model={self.config.model})"

@@ -1,0 +1,192 @@
+"""The `textlstm` console script.
+
+```
+textlstm train pipelines/sentiment_demo.yaml --output runs/demo
+textlstm predict runs/demo/model.keras "a great film" "a dull film"
+echo "a great film" | textlstm predict runs/demo/model.keras
+textlstm evaluate runs/demo/model.keras data/test.tsv --set data.text=1 --set data.label=0
+textlstm info runs/demo/model.keras
+```
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def _read_texts(texts: list[str]) -> list[str]:
+    if texts:
+        return texts
+    if sys.stdin is None or sys.stdin.isatty():
+        raise SystemExit("error: give texts as arguments or one per line on standard input")
+    return [line.rstrip("\n") for line in sys.stdin if line.strip()]
+
+
+def _default_output(cfg, pipeline: str | None) -> Path:
+    name = cfg.name or (Path(pipeline).stem if pipeline else "run")
+    return Path("runs") / name
+
+
+def cmd_train(args) -> int:
+    from textlstm.config import load_pipeline
+
+    cfg = load_pipeline(args.pipeline, args.set)
+    out = Path(args.output or cfg.output or _default_output(cfg, args.pipeline))
+    start = time.perf_counter()
+    if cfg.task == "translation":
+        from textlstm.seq2seq.translator import Translator
+
+        runner = Translator(cfg)
+    else:
+        from textlstm.classifier import TextClassifier
+
+        runner = TextClassifier(cfg)
+    print(f"textlstm: training '{args.pipeline or 'defaults'}' -> {out}", flush=True)
+    runner.fit(output_dir=out)
+    train_seconds = time.perf_counter() - start
+    metrics = runner.evaluate(output_dir=out) if _has_test(runner) else None
+    report = runner.write_outputs(out, metrics)
+    report["train_seconds"] = train_seconds
+    (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str))
+    summary = {"output": str(out), "train_seconds": round(train_seconds, 1), "data": runner.data_report}
+    if metrics is not None:
+        summary["test"] = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
+    _print_json(summary)
+    return 0
+
+
+def _has_test(runner) -> bool:
+    splits = getattr(runner, "splits", None)
+    return splits is not None and splits.test is not None
+
+
+def cmd_evaluate(args) -> int:
+    from textlstm.artifact import load
+    from textlstm.config import DataConfig, apply_overrides, from_dict
+    from textlstm.data.sources import read_records
+
+    model = load(args.model)
+    task = model.config.task
+    data = apply_overrides({"data": dict(model.config.data.__dict__)}, args.set)["data"]
+    cfg = from_dict(DataConfig, data, "data")
+    fields = [cfg.text, cfg.label] if task == "classification" else [cfg.source_field, cfg.target_field]
+    recs = read_records(args.data, fields, format=cfg.format, header=cfg.header, encoding=cfg.encoding,
+                        on_bad_row=cfg.on_bad_row, classes=cfg.classes)
+    metrics = model.evaluate(*recs.columns(), where=recs.where)
+    metrics["skipped"] = recs.skipped.as_dict()
+    _print_json(metrics)
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from textlstm.artifact import load
+
+    model = load(args.model)
+    texts = _read_texts(args.texts)
+    for text, pred in zip(texts, model.predict(texts)):
+        print(json.dumps({"text": text, **pred.as_dict()}))
+    return 0
+
+
+def cmd_info(args) -> int:
+    from textlstm.artifact import describe
+
+    _print_json(describe(args.model))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="textlstm", description="Train, evaluate and use Keras LSTM text models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train from a pipeline file, evaluate on its test split, write artifacts")
+    p.add_argument("pipeline", nargs="?", help="pipeline YAML (see pipelines/)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a pipeline key, e.g. --set model.units=[128] (repeatable)")
+    p.add_argument("--output", "-o", help="output directory (default runs/<pipeline name>)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="metrics of a saved model on a labelled file")
+    p.add_argument("model", help="model.keras written by textlstm")
+    p.add_argument("data", help="labelled data file or folder")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="data.* keys for reading the file, e.g. --set data.text=1 --set data.label=0")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict texts given as arguments or on stdin; prints JSON lines")
+    p.add_argument("model")
+    p.add_argument("texts", nargs="*")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("info", help="describe a saved model")
+    p.add_argument("model")
+    p.set_defaults(func=cmd_info)
+
+    _add_optional_commands(sub)
+    return parser
+
+
+# Subcommands implemented next to their feature: (name, module, add-arguments
+# function, run function, help). Modules are imported only when present.
+EXTRA_COMMANDS = [
+    ("inspect", "textlstm.inspection", "add_inspect_arguments", "inspect_command",
+     "plot LSTM gate activations and cell state for a text"),
+    ("longrange", "textlstm.longrange", "add_longrange_arguments", "longrange_command",
+     "SimpleRNN vs GRU vs LSTM on a long-range dependency task"),
+    ("translate", "textlstm.seq2seq.cli", "add_translate_arguments", "translate_command",
+     "translate texts given as arguments or on stdin with a saved translation model"),
+    ("tune", "textlstm.tuning.cli", "add_tune_arguments", "tune_command",
+     "run a Keras Tuner sweep from a pipeline file"),
+]
+
+
+def _add_optional_commands(sub) -> None:
+    import importlib
+    import importlib.util
+
+    for name, module, add_fn, run_fn, help_text in EXTRA_COMMANDS:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            continue
+        mod = importlib.import_module(module)
+        p = sub.add_parser(name, help=help_text)
+        getattr(mod, add_fn)(p)
+        p.set_defaults(func=getattr(mod, run_fn))
+
+
+def main(argv: list[str] | None = None) -> int:
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from textlstm.config import ConfigError
+
+    known = (ConfigError,)
+    try:
+        from textlstm.artifact import ArtifactError
+        from textlstm.data.sources import DataError
+
+        known = (ConfigError, DataError, ArtifactError)
+    except ImportError:
+        pass
+    try:
+        return int(args.func(args) or 0)
+    except known as err:
+        print(f"textlstm: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Data: sources, labels, vectorizers and tf.data batching.
+
+```python
+from textlstm.config import DataConfig
+from textlstm.data import load_splits
+splits = load_splits(DataConfig(source="demo"), task="classification")
+len(splits.train), splits.report()
+```
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from textlstm.config import DataConfig
+from textlstm.data.labels import LabelEncoder, stratified_split
+from textlstm.data.sources import DataError, Records, SkipReport, read_records
+
+# Built-in demo corpora per task: functions (size, seed) -> (train, validation, test) lists of tuples.
+DEMOS = {}
+
+
+def _demo_sentiment(size, seed):
+    from textlstm.data.demo import demo_sentiment
+
+    return demo_sentiment(size=size, seed=seed)
+
+
+DEMOS["classification"] = _demo_sentiment
+
+
+@dataclass
+class Splits:
+    """Train/validation/test `Records` of one source; test may be None."""
+
+    train: Records
+    validation: Records
+    test: Records | None
+    source: str
+
+    def report(self) -> dict:
+        out = {"source": self.source}
+        for name in ("train", "validation", "test"):
+            recs = getattr(self, name)
+            if recs is not None:
+                out[name] = {"rows": len(recs), "skipped": recs.skipped.as_dict()}
+        return out
+
+
+def _fields(config: DataConfig, task: str) -> list:
+    if task == "translation":
+        return [config.source_field, config.target_field]
+    return [config.text, config.label]
+
+
+def _sample(recs: Records, n: int | None, seed: int) -> Records:
+    if not n or len(recs) <= n:
+        return recs
+    idx = sorted(random.Random(seed).sample(range(len(recs)), n))
+    return Records([recs.rows[i] for i in idx], [recs.where[i] for i in idx], recs.skipped, recs.source, recs.label_names)
+
+
+def _read_split(config: DataConfig, task: str, path_or_split: str, tfds_name: str | None) -> Records:
+    fields = _fields(config, task)
+    if tfds_name:
+        from textlstm.data.tfds_source import read_tfds
+
+        return read_tfds(tfds_name, path_or_split, [str(f) for f in fields], data_dir=config.data_dir,
+                         download=config.download, max_examples=config.max_examples)
+    return read_records(path_or_split, fields, format=config.format, header=config.header,
+                        encoding=config.encoding, on_bad_row=config.on_bad_row,
+                        classes=getattr(config, "classes", None))
+
+
+def load_splits(config: DataConfig, task: str = "classification", seed: int = 42) -> Splits:
+    """Read train/validation/test for `task` from the source `config` names.
+
+    Without a validation set, a deterministic split of `validation_fraction`
+    of train (stratified by label for classification) is held out.
+    """
+    source = config.source
+    if source == "demo":
+        if task not in DEMOS:
+            _load_task_demos()
+        train, val, test = DEMOS[task](config.demo_size, seed)
+        as_recs = lambda rows, name: Records(list(rows), [f"demo[{name}]#{i}" for i in range(len(rows))], SkipReport(), f"demo[{name}]")
+        splits = Splits(as_recs(train, "train"), as_recs(val, "validation"), as_recs(test, "test"), "demo")
+        for name in ("train", "validation", "test"):
+            setattr(splits, name, _sample(getattr(splits, name), config.max_examples, seed))
+        return splits
+    tfds_name = source[5:] if source.startswith("tfds:") else None
+    if source not in ("files",) and not tfds_name:
+        raise DataError(f"data.source must be 'files', 'demo' or 'tfds:NAME', got {source!r}")
+    train_ref = config.train_split if tfds_name else config.train
+    if not train_ref:
+        raise DataError("data.train is not set: give a training file or folder (or data.source: demo)")
+    train = _sample(_read_split(config, task, train_ref, tfds_name), config.max_examples, seed)
+    val_ref = config.validation_split if tfds_name else config.validation
+    if val_ref:
+        validation = _sample(_read_split(config, task, val_ref, tfds_name), config.max_examples, seed)
+    else:
+        keys = [r[1] for r in train.rows] if task == "classification" else [0] * len(train)
+        tr_idx, va_idx = stratified_split(keys, config.validation_fraction, seed)
+        pick = lambda idx: Records([train.rows[i] for i in idx], [train.where[i] for i in idx], SkipReport(), train.source, train.label_names)
+        validation = pick(va_idx)
+        skipped = train.skipped
+        train = pick(tr_idx)
+        train.skipped = skipped
+    test_ref = config.test_split if tfds_name else config.test
+    test = _sample(_read_split(config, task, test_ref, tfds_name), config.max_examples, seed) if test_ref else None
+    return Splits(train, validation, test, source)
+
+
+def _load_task_demos():
+    try:
+        import textlstm.seq2seq.data  # noqa: F401  registers DEMOS["translation"]
+    except ModuleNotFoundError:
+        pass
+    if "translation" not in DEMOS:
+        raise DataError("no built-in demo corpus for this task")
+
+
+__all__ = ["DataConfig", "DataError", "LabelEncoder", "Records", "SkipReport", "Splits", "load_splits", "read_records", "DEMOS"]

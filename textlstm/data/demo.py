@@ -1,0 +1,81 @@
+"""A built-in, generated, offline sentiment corpus in which word order matters.
+
+Sentences combine aspects, adjectives, intensifiers, negation ("was not
+good") and contrast ("the plot was dull but the acting was superb"): the label
+follows the last clause, and negation flips an adjective's polarity. Every
+adjective and every function word occurs in both classes, so a bag-of-words
+model stays far from perfect while an LSTM, which reads the order, can solve it.
+
+```python
+from textlstm.data.demo import demo_sentiment
+train, validation, test = demo_sentiment(size=1000, seed=0)
+train[0]  # ('honestly , the pacing was not very dull', 'positive')
+```
+"""
+
+from __future__ import annotations
+
+import random
+
+ASPECTS = ["the film", "this movie", "the acting", "the plot", "the script", "the soundtrack", "the ending",
+           "the cast", "the story", "the pacing", "the dialogue", "the camera work", "the characters", "the humor",
+           "the lead performance", "the final act", "the direction", "the score"]
+POSITIVE = ["good", "great", "wonderful", "brilliant", "moving", "charming", "clever", "gripping", "delightful",
+            "superb", "funny", "beautiful", "fresh", "smart"]
+NEGATIVE = ["bad", "awful", "dull", "boring", "terrible", "clumsy", "tedious", "weak", "predictable", "messy",
+            "bland", "painful", "stale", "silly"]
+INTENSIFIERS = ["", "", "very", "really", "truly", "extremely", "incredibly", "quite", "rather", "so"]
+VERBS = ["was", "is", "felt", "seemed", "looked", "turned out"]
+NEGATIONS = ["not", "never", "hardly"]
+OPENERS = ["", "", "", "honestly ,", "i thought", "overall ,", "in the end", "to be fair ,", "frankly ,"]
+LABELS = ("negative", "positive")
+
+
+def _clause(rng: random.Random, polarity: int) -> str:
+    """A clause whose meaning has `polarity` (1 positive, 0 negative)."""
+    negated = rng.random() < 0.4
+    word_polarity = 1 - polarity if negated else polarity
+    adjective = rng.choice(POSITIVE if word_polarity else NEGATIVE)
+    parts = [rng.choice(ASPECTS), rng.choice(VERBS)]
+    if negated:
+        parts.append(rng.choice(NEGATIONS))
+    parts += [rng.choice(INTENSIFIERS), adjective]
+    return " ".join(p for p in parts if p)
+
+
+def _sentence(rng: random.Random, label: int) -> str:
+    shape = rng.random()
+    if shape < 0.35:
+        body = _clause(rng, label)
+    else:
+        # Contrast: the last clause decides; the first usually disagrees.
+        first = 1 - label if rng.random() < 0.8 else label
+        if shape < 0.75:
+            body = f"{_clause(rng, first)} but {_clause(rng, label)}"
+        else:
+            body = f"although {_clause(rng, first)} , {_clause(rng, label)}"
+    opener = rng.choice(OPENERS)
+    return f"{opener} {body}".strip()
+
+
+def demo_sentiment(size: int = 6000, seed: int = 0, fractions=(0.8, 0.1, 0.1)):
+    """`size` unique (text, label) pairs split into train/validation/test lists
+    with no text in two splits. Labels are 'negative'/'positive', balanced."""
+    if size < 30:
+        raise ValueError(f"demo size must be at least 30, got {size}")
+    rng = random.Random(seed)
+    seen: dict[str, str] = {}
+    attempts = 0
+    while len(seen) < size:
+        attempts += 1
+        if attempts > size * 50:
+            raise RuntimeError(f"could not generate {size} unique demo sentences")
+        label = len(seen) % 2
+        text = _sentence(rng, label)
+        if text not in seen:
+            seen[text] = LABELS[label]
+    pairs = list(seen.items())
+    rng.shuffle(pairs)
+    n_train = int(size * fractions[0])
+    n_val = int(size * fractions[1])
+    return pairs[:n_train], pairs[n_train:n_train + n_val], pairs[n_train + n_val:]

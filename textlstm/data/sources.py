@@ -1,0 +1,293 @@
+"""Read examples from TSV/CSV/JSONL files and folder-per-label trees.
+
+Every reader returns `Records`: the rows (tuples of strings, one per requested
+field), where each row came from (`file:line`) and a `SkipReport` counting
+anything that was skipped. With `on_bad_row="error"` (the default) a bad row
+raises `DataError` naming the file, line and problem instead.
+
+```python
+from textlstm.data.sources import read_records
+recs = read_records("train.tsv", fields=[1, 0])  # text column 1, label column 0
+texts, labels = recs.columns()
+print(recs.skipped)
+```
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FORMATS = ("tsv", "csv", "jsonl", "folder")
+
+
+class DataError(ValueError):
+    """Input data that cannot be used; the message names file, line and problem."""
+
+
+@dataclass
+class SkipReport:
+    """Counts of skipped rows by reason, with the first few locations."""
+
+    counts: Counter = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+    max_examples: int = 5
+
+    def add(self, where: str, reason: str) -> None:
+        self.counts[reason] += 1
+        if len(self.examples) < self.max_examples:
+            self.examples.append(f"{where}: {reason}")
+
+    def update(self, other: "SkipReport") -> None:
+        self.counts.update(other.counts)
+        room = self.max_examples - len(self.examples)
+        self.examples.extend(other.examples[: max(room, 0)])
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def as_dict(self) -> dict:
+        return {"total": self.total, "by_reason": dict(self.counts), "first": list(self.examples)}
+
+    def __str__(self) -> str:
+        if not self.total:
+            return "no rows skipped"
+        reasons = ", ".join(f"{n} {r}" for r, n in self.counts.most_common())
+        return f"skipped {self.total} rows ({reasons}); first: " + "; ".join(self.examples)
+
+
+@dataclass
+class Records:
+    """Rows read from one source, with their origins and what was skipped."""
+
+    rows: list[tuple]
+    where: list[str]
+    skipped: SkipReport = field(default_factory=SkipReport)
+    source: str = ""
+    label_names: list[str] | None = None  # from TFDS ClassLabel features
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def columns(self) -> tuple[list, ...]:
+        if not self.rows:
+            return ()
+        return tuple(list(col) for col in zip(*self.rows))
+
+    def head(self, n: int) -> "Records":
+        return Records(self.rows[:n], self.where[:n], self.skipped, self.source, self.label_names)
+
+
+def detect_format(path: str | Path, fmt: str = "auto") -> str:
+    if fmt != "auto":
+        if fmt not in FORMATS:
+            raise DataError(f"unknown data format '{fmt}'; expected one of {', '.join(FORMATS)}")
+        return fmt
+    path = Path(path)
+    if path.is_dir():
+        return "folder"
+    suffix = path.suffix.lower()
+    if suffix in (".tsv", ".txt", ".tab"):
+        return "tsv"
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    raise DataError(f"{path}: cannot tell the format from the extension '{suffix}'; set data.format")
+
+
+def _read_text(path: Path, encoding: str, on_bad_row: str, skipped: SkipReport) -> str:
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory (set data.format: folder for a folder-per-label tree)")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DataError(f"{path}: file is empty")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        if on_bad_row != "skip":
+            raise DataError(
+                f"{path}:{line}: bytes {raw[err.start:err.end]!r} are not valid {encoding} "
+                f"(set data.encoding, e.g. cp1252, or data.on_bad_row: skip)"
+            ) from None
+    lines = []
+    for number, line_bytes in enumerate(raw.split(b"\n"), start=1):
+        try:
+            lines.append(line_bytes.decode(encoding))
+        except UnicodeDecodeError:
+            skipped.add(f"{path}:{number}", f"undecodable {encoding} bytes")
+            lines.append("")  # keep line numbers aligned; blank lines are ignored
+    return "\n".join(lines)
+
+
+def _field_index(header: list[str] | None, name: str | int, path: Path) -> int:
+    if isinstance(name, int):
+        return name
+    if header is None:
+        raise DataError(f"{path}: column '{name}' requested by name but the file has no header row")
+    if name not in header:
+        import difflib
+
+        close = difflib.get_close_matches(name, header, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise DataError(f"{path}:1: no column named '{name}' in header {header}.{hint}")
+    return header.index(name)
+
+
+def _bad(path, line, reason, on_bad_row, skipped):
+    if on_bad_row == "skip":
+        skipped.add(f"{path}:{line}", reason)
+    else:
+        raise DataError(f"{path}:{line}: {reason} (set data.on_bad_row: skip to skip and count such rows)")
+
+
+def _read_delimited(path: Path, fields, fmt, header, encoding, on_bad_row) -> Records:
+    skipped = SkipReport()
+    text = _read_text(path, encoding, on_bad_row, skipped)
+    if fmt == "tsv":
+        # TSV has no quoting: a quote character is text, a tab always separates.
+        physical = text.split("\n")
+        rows_iter = ((i + 1, line.rstrip("\r").split("\t")) for i, line in enumerate(physical))
+    else:
+        reader = csv.reader(io.StringIO(text, newline=""))
+
+        def _csv_rows():
+            start = 1
+            try:
+                for row in reader:
+                    yield start, row
+                    start = reader.line_num + 1
+            except csv.Error as err:
+                raise DataError(f"{path}:{reader.line_num}: malformed CSV: {err}") from None
+
+        rows_iter = _csv_rows()
+    if header is None:
+        header = any(isinstance(f, str) for f in fields)
+    names = None
+    rows, where = [], []
+    for line, row in rows_iter:
+        if not row or all(not c.strip() for c in row):
+            continue  # blank line
+        if header and names is None:
+            names = [c.strip() for c in row]
+            idx = [_field_index(names, f, path) for f in fields]
+            continue
+        if names is None:
+            idx = [_field_index(None, f, path) for f in fields]
+            names = []
+        if max(idx) >= len(row):
+            _bad(path, line, f"expected at least {max(idx) + 1} columns, found {len(row)}", on_bad_row, skipped)
+            continue
+        values = tuple(row[i].strip() for i in idx)
+        missing = [str(fields[k]) for k, v in enumerate(values) if not v]
+        if missing:
+            _bad(path, line, f"empty {', '.join(missing)}", on_bad_row, skipped)
+            continue
+        rows.append(values)
+        where.append(f"{path}:{line}")
+    if not rows:
+        raise DataError(f"{path}: no usable rows ({skipped})")
+    return Records(rows, where, skipped, str(path))
+
+
+def _read_jsonl(path: Path, fields, encoding, on_bad_row) -> Records:
+    skipped = SkipReport()
+    text = _read_text(path, encoding, on_bad_row, skipped)
+    rows, where = [], []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            _bad(path, number, f"invalid JSON ({err.msg})", on_bad_row, skipped)
+            continue
+        if not isinstance(obj, dict):
+            _bad(path, number, "expected a JSON object", on_bad_row, skipped)
+            continue
+        values, missing = [], []
+        for f in fields:
+            v = obj.get(str(f))
+            if v is None or (isinstance(v, str) and not v.strip()):
+                missing.append(str(f))
+            values.append(str(v).strip() if not isinstance(v, bool) else str(int(v)))
+        if missing:
+            _bad(path, number, f"missing or empty field {', '.join(missing)}", on_bad_row, skipped)
+            continue
+        rows.append(tuple(values))
+        where.append(f"{path}:{number}")
+    if not rows:
+        raise DataError(f"{path}: no usable rows ({skipped})")
+    return Records(rows, where, skipped, str(path))
+
+
+def read_folder(path: str | Path, classes: list[str] | None = None, encoding: str = "utf-8", on_bad_row: str = "error") -> Records:
+    """A folder-per-label tree (`path/<label>/*.txt`, the aclImdb layout):
+    rows are `(text, label)`. `classes` limits the folders used (aclImdb's
+    `train/unsup` holds unlabeled reviews); folders left out are reported."""
+    path = Path(path)
+    if not path.is_dir():
+        raise DataError(f"{path}: folder not found")
+    folders = sorted(p for p in path.iterdir() if p.is_dir())
+    if classes:
+        missing = [c for c in classes if not (path / c).is_dir()]
+        if missing:
+            raise DataError(f"{path}: no sub-folder for class {missing}; found {[p.name for p in folders]}")
+        folders = [path / c for c in classes]
+    if not folders:
+        raise DataError(f"{path}: no label sub-folders (expected {path}/<label>/*.txt)")
+    skipped = SkipReport()
+    rows, where = [], []
+    for folder in folders:
+        files = sorted(folder.glob("*.txt"))
+        if not files:
+            raise DataError(f"{folder}: no .txt files in label folder '{folder.name}'")
+        for file in files:
+            try:
+                text = file.read_bytes().decode(encoding).strip()
+            except UnicodeDecodeError:
+                _bad(file, 1, f"not valid {encoding}", on_bad_row, skipped)
+                continue
+            if not text:
+                _bad(file, 1, "empty text", on_bad_row, skipped)
+                continue
+            rows.append((text, folder.name))
+            where.append(f"{file}:1")
+    return Records(rows, where, skipped, str(path))
+
+
+def read_records(
+    path: str | Path,
+    fields: list[str | int],
+    *,
+    format: str = "auto",
+    header: bool | None = None,
+    encoding: str = "utf-8",
+    on_bad_row: str = "error",
+    classes: list[str] | None = None,
+) -> Records:
+    """Read the requested `fields` (names or 0-based indices) from a file.
+
+    Headers: with field names a header row is expected; with indices none is,
+    unless `header=True`. A folder yields `(text, label)` rows regardless of
+    `fields`.
+    """
+    if on_bad_row not in ("error", "skip"):
+        raise DataError(f"data.on_bad_row must be 'error' or 'skip', got {on_bad_row!r}")
+    path = Path(path)
+    fmt = detect_format(path, format)
+    if fmt == "folder":
+        return read_folder(path, classes, encoding, on_bad_row)
+    if fmt == "jsonl":
+        return _read_jsonl(path, fields, encoding, on_bad_row)
+    return _read_delimited(path, fields, fmt, header, encoding, on_bad_row)

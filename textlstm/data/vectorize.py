@@ -1,0 +1,121 @@
+"""Vocabulary and tokenization with `keras.layers.TextVectorization`.
+
+```python
+from textlstm.config import VectorizerConfig
+vectorizer = make_vectorizer(VectorizerConfig(max_tokens=5000), ["a good film", "a dull film"])
+vectorizer(["a good film"])  # right-padded int ids, 0 = padding, 1 = [UNK]
+```
+
+The vectorizer is adapted on the training split only, streaming through
+tf.data. Its standardization functions are registered Keras objects, so a
+model that contains the vectorizer saves and loads as one `.keras` file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from textlstm.config import VectorizerConfig
+from textlstm.data.sources import DataError
+
+_HTML = r"<[^>]+>"
+_PUNCT = r"[!\"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~]"
+_LOOSE_APOSTROPHE = r"\B'|'\B"
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+def lower_punctuation_html(text):
+    """Lower-case, HTML tags (`<br />`) to spaces, punctuation removed
+    (apostrophes inside words, as in "don't", are kept)."""
+    text = tf.strings.lower(text)
+    text = tf.strings.regex_replace(text, _HTML, " ")
+    text = tf.strings.regex_replace(text, _PUNCT, " ")
+    return tf.strings.regex_replace(text, _LOOSE_APOSTROPHE, " ")
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+def lower_punctuation_tokens(text):
+    """Lower-case, HTML tags to spaces, and `! ? . , ; : ( ) "` kept as tokens of their own."""
+    text = tf.strings.lower(text)
+    text = tf.strings.regex_replace(text, _HTML, " ")
+    text = tf.strings.regex_replace(text, r"([!?.,;:()\"])", " \\1 ")
+    return tf.strings.regex_replace(text, _LOOSE_APOSTROPHE, " ")
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+def lower_html(text):
+    """Lower-case and HTML tags to spaces; punctuation untouched."""
+    return tf.strings.regex_replace(tf.strings.lower(text), _HTML, " ")
+
+
+STANDARDIZERS = {
+    "lower_punctuation_html": lower_punctuation_html,
+    "lower_punctuation_tokens": lower_punctuation_tokens,
+    "lower_html": lower_html,
+    "lower": "lower",
+    "none": None,
+}
+
+
+def make_vectorizer(config: VectorizerConfig, texts=None, name: str = "vectorizer", batch_size: int = 1024) -> keras.layers.TextVectorization:
+    """A `TextVectorization` from `config`, adapted on `texts` (a list or a
+    tf.data dataset of strings) when given."""
+    if config.standardize not in STANDARDIZERS:
+        raise ValueError(f"vectorizer.standardize must be one of {sorted(STANDARDIZERS)}, got {config.standardize!r}")
+    if config.level not in ("word", "character"):
+        raise ValueError(f"vectorizer.level must be 'word' or 'character', got {config.level!r}")
+    if config.ngrams and config.level == "character":
+        raise ValueError("vectorizer.ngrams applies to word level only")
+    vectorizer = keras.layers.TextVectorization(
+        max_tokens=config.max_tokens,
+        standardize=STANDARDIZERS[config.standardize],
+        split="whitespace" if config.level == "word" else "character",
+        ngrams=config.ngrams or None,
+        output_mode="int",
+        name=name,
+    )
+    if texts is not None:
+        ds = texts if isinstance(texts, tf.data.Dataset) else tf.data.Dataset.from_tensor_slices(list(texts))
+        vectorizer.adapt(ds.batch(batch_size))
+        if vectorizer.vocabulary_size() <= 2:
+            raise DataError("the training texts produced an empty vocabulary (every text standardizes to nothing?)")
+    return vectorizer
+
+
+def load_pretrained_vectors(path: str | Path, vocabulary: list[str], seed: int = 0) -> tuple[np.ndarray, float]:
+    """Embedding matrix for `vocabulary` from a GloVe or word2vec text file.
+
+    Returns `(matrix, coverage)`: words without a vector get small random rows,
+    the padding row (index 0) is zero, `coverage` is the fraction of the
+    vocabulary (padding and [UNK] excluded) found in the file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: pretrained vector file not found")
+    index = {w: i for i, w in enumerate(vocabulary)}
+    matrix, dim, found = None, None, 0
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, start=1):
+            parts = line.rstrip().split(" ")
+            if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+                continue  # word2vec header: "<count> <dim>"
+            if len(parts) < 3:
+                continue
+            if dim is None:
+                dim = len(parts) - 1
+                rng = np.random.default_rng(seed)
+                matrix = rng.uniform(-0.05, 0.05, (len(vocabulary), dim)).astype("float32")
+            if len(parts) - 1 != dim:
+                raise DataError(f"{path}:{number}: expected {dim} numbers after the word, found {len(parts) - 1}")
+            i = index.get(parts[0])
+            if i is not None and i > 1:
+                matrix[i] = np.asarray(parts[1:], dtype="float32")
+                found += 1
+    if matrix is None:
+        raise DataError(f"{path}: no vectors found (expected lines of 'word v1 v2 ...')")
+    matrix[0] = 0.0
+    return matrix, found / max(len(vocabulary) - 2, 1)

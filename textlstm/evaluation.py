@@ -1,0 +1,100 @@
+"""Classification metrics and the plots people look at.
+
+```python
+m = classification_metrics([0, 1, 1], np.array([[.9, .1], [.2, .8], [.6, .4]]), ["neg", "pos"])
+m["accuracy"], m["macro_f1"], m["confusion_matrix"]
+```
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+
+def classification_metrics(y_true, probs: np.ndarray, label_names: list[str]) -> dict:
+    """Accuracy, macro precision/recall/F1, per-class scores and the confusion
+    matrix (rows: true label, columns: predicted label)."""
+    y_true = np.asarray(y_true, dtype=int)
+    probs = np.asarray(probs)
+    k = len(label_names)
+    y_pred = probs.argmax(axis=1)
+    cm = np.zeros((k, k), dtype=int)
+    np.add.at(cm, (y_true, y_pred), 1)
+    tp = np.diag(cm).astype(float)
+    precision = np.divide(tp, cm.sum(axis=0), out=np.zeros(k), where=cm.sum(axis=0) > 0)
+    recall = np.divide(tp, cm.sum(axis=1), out=np.zeros(k), where=cm.sum(axis=1) > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
+    return {
+        "count": int(len(y_true)),
+        "accuracy": float((y_pred == y_true).mean()) if len(y_true) else 0.0,
+        "macro_precision": float(precision.mean()),
+        "macro_recall": float(recall.mean()),
+        "macro_f1": float(f1.mean()),
+        "per_class": {name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+                      for name, p, r, f, s in zip(label_names, precision, recall, f1, cm.sum(axis=1))},
+        "labels": list(label_names),
+        "confusion_matrix": cm.tolist(),
+    }
+
+
+def _pyplot():
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg",) and "inline" not in matplotlib.get_backend().lower():
+        try:
+            import IPython  # noqa: F401  (inside a notebook keep the inline backend)
+            get_ipython()  # type: ignore[name-defined]  # noqa: F821
+        except Exception:
+            matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def read_history(path: str | Path) -> dict:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {k: [float(r[k]) for r in rows if r.get(k) not in (None, "")] for k in (rows[0] if rows else {})}
+
+
+def plot_history(history: dict, path: str | Path | None = None):
+    """Learning curves: one panel per metric, training vs validation."""
+    plt = _pyplot()
+    metrics = [k for k in history if not k.startswith("val_") and k not in ("epoch", "epoch_time", "learning_rate")]
+    fig, axes = plt.subplots(1, max(len(metrics), 1), figsize=(4.5 * max(len(metrics), 1), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], metrics):
+        epochs = np.arange(1, len(history[name]) + 1)
+        ax.plot(epochs, history[name], "o-", label="train")
+        if f"val_{name}" in history:
+            ax.plot(epochs[: len(history[f"val_{name}"])], history[f"val_{name}"], "o-", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    if path:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def plot_confusion_matrix(cm, label_names: list[str], path: str | Path | None = None):
+    """Heat map of the confusion matrix with counts in the cells."""
+    plt = _pyplot()
+    cm = np.asarray(cm)
+    size = 1.2 + 0.6 * len(label_names)
+    fig, ax = plt.subplots(figsize=(max(size, 3.5), max(size, 3.0)))
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(label_names)), label_names, rotation=45, ha="right")
+    ax.set_yticks(range(len(label_names)), label_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for (i, j), v in np.ndenumerate(cm):
+        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > cm.max() / 2 else "black")
+    ax.set_title("confusion matrix")
+    fig.tight_layout()
+    if path:
+        fig.savefig(path, dpi=110)
+    return fig

@@ -1,0 +1,99 @@
+"""Small Keras layers that textlstm models and artifacts need.
+
+All are registered as serializable so a saved `.keras` file loads with
+`keras.saving.load_model` once `textlstm` is imported.
+"""
+
+from __future__ import annotations
+
+import json
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class NonEmptySequences(keras.layers.Layer):
+    """Truncate token-id rows to `max_length` and give a row that is all
+    padding a single OOV token (id 1).
+
+    A text that standardizes to nothing would otherwise become a fully masked
+    row, which the cuDNN kernel rejects. A batch of width 0 is widened to 1.
+
+    >>> NonEmptySequences()(np.array([[0, 0], [5, 0]])).tolist()
+    [[1, 0], [5, 0]]
+    """
+
+    def __init__(self, oov_id: int = 1, max_length: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.oov_id = oov_id
+        self.max_length = max_length
+
+    def call(self, ids):
+        if self.max_length:
+            ids = ids[:, : self.max_length]
+        width = ops.shape(ids)[1]
+        ids = ops.cond(
+            ops.equal(width, 0),
+            lambda: ops.zeros((ops.shape(ids)[0], 1), dtype=ids.dtype),
+            lambda: ids,
+        )
+        empty = ops.logical_not(ops.any(ops.not_equal(ids, 0), axis=1, keepdims=True))
+        first = ops.where(empty, ops.full_like(ids[:, :1], self.oov_id), ids[:, :1])
+        return ops.concatenate([first, ids[:, 1:]], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None)
+
+    def get_config(self):
+        return {**super().get_config(), "oov_id": self.oov_id, "max_length": self.max_length}
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class MaskedPooling1D(keras.layers.Layer):
+    """Max or mean over the time axis, ignoring masked (padded) steps."""
+
+    def __init__(self, mode: str = "max", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("max", "mean"):
+            raise ValueError(f"pooling mode must be 'max' or 'mean', got {mode!r}")
+        self.mode = mode
+        self.supports_masking = True
+
+    def call(self, x, mask=None):
+        if mask is None:
+            return ops.max(x, axis=1) if self.mode == "max" else ops.mean(x, axis=1)
+        m = ops.expand_dims(ops.cast(mask, x.dtype), -1)
+        if self.mode == "max":
+            return ops.max(x + (m - 1.0) * 1e9, axis=1)
+        return ops.sum(x * m, axis=1) / ops.maximum(ops.sum(m, axis=1), 1.0)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class Metadata(keras.layers.Layer):
+    """Identity layer that carries JSON metadata (label names, config) inside a
+    saved model, so one `.keras` file is the whole artifact."""
+
+    def __init__(self, metadata: dict | str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        self.metadata = metadata or {}
+
+    def call(self, x):
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "metadata": json.dumps(self.metadata)}

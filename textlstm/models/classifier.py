@@ -1,0 +1,76 @@
+"""The text classifier: Embedding -> (Bi)LSTM stack -> dropout -> dense head.
+
+```python
+from textlstm.config import ModelConfig
+from textlstm.models import build_classifier
+model = build_classifier(ModelConfig(units=[64, 64]), vocab_size=20000, num_classes=2)
+model.summary()
+```
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import keras
+
+from textlstm.config import ModelConfig
+from textlstm.layers import MaskedPooling1D
+from textlstm.models.rnn import recurrent_layer
+
+
+def build_classifier(
+    config: ModelConfig,
+    vocab_size: int,
+    num_classes: int,
+    embeddings: np.ndarray | None = None,
+    train_embeddings: bool = True,
+    name: str = "classifier",
+) -> keras.Model:
+    """A functional model from token ids `(batch, time)` (0 = padding) to
+    class probabilities: one sigmoid unit for 2 classes, softmax otherwise."""
+    if not config.units:
+        raise ValueError("model.units must list at least one layer size")
+    if num_classes < 2:
+        raise ValueError(f"need at least 2 classes, got {num_classes}")
+    reg = keras.regularizers.L2(config.l2) if config.l2 else None
+    ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
+    if embeddings is not None:
+        if embeddings.shape[0] != vocab_size:
+            raise ValueError(f"embedding matrix has {embeddings.shape[0]} rows, vocabulary has {vocab_size}")
+        init = keras.initializers.Constant(embeddings)
+        dim = embeddings.shape[1]
+    else:
+        init, dim = "uniform", config.embedding_dim
+    x = keras.layers.Embedding(
+        vocab_size, dim, mask_zero=True, embeddings_initializer=init,
+        embeddings_regularizer=reg, trainable=train_embeddings, name="embedding",
+    )(ids)
+    if config.embedding_dropout:
+        x = keras.layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(x)
+    pooled = config.pooling in ("max", "mean")
+    if config.pooling not in ("last", "max", "mean"):
+        raise ValueError(f"model.pooling must be last, max or mean, got {config.pooling!r}")
+    for i, units in enumerate(config.units):
+        last = i == len(config.units) - 1
+        x = recurrent_layer(
+            config.cell, units,
+            return_sequences=not last or pooled,
+            bidirectional=config.bidirectional,
+            dropout=config.rnn_dropout,
+            recurrent_dropout=config.recurrent_dropout,
+            activation=config.activation,
+            recurrent_activation=config.recurrent_activation,
+            name=f"{config.cell}_{i}",
+        )(x)
+    if pooled:
+        x = MaskedPooling1D(config.pooling, name=f"{config.pooling}_pool")(x)
+    if config.dropout:
+        x = keras.layers.Dropout(config.dropout, name="dropout")(x)
+    binary = num_classes == 2
+    probs = keras.layers.Dense(
+        1 if binary else num_classes,
+        activation="sigmoid" if binary else "softmax",
+        kernel_regularizer=reg,
+        name="probabilities",
+    )(x)
+    return keras.Model(ids, probs, name=name)
