@@ -81,12 +81,12 @@ class TextClassifier:
         self.splits: Splits | None = None
         self.history: list[dict] = []
         self.data_report: dict = {}
+        self.embeddings = None
 
     @classmethod
     def from_pipeline(cls, path: str | Path | None = None, overrides: list[str] | None = None) -> "TextClassifier":
         return cls(load_pipeline(path, overrides))
 
-    # ----------------------------------------------------------------- data
     @property
     def label_names(self) -> list[str]:
         return self.labels.names if self.labels else []
@@ -96,39 +96,20 @@ class TextClassifier:
         """The (first) token-id model, e.g. for `inspect_gates`."""
         return self.networks[0]
 
-    def _datasets(self, train_texts, train_y, val_texts, val_y):
-        tc, vc = self.config.train, self.config.vectorizer
-        train_ids = vectorized(train_texts, self.vectorizer)
-        lengths = sequence_lengths(train_ids)  # one pass; also fills the cache
-        keep = lengths > 0
-        empty = int((~keep).sum())
-        boundaries = bucket_boundaries(lengths[keep], tc.num_buckets, vc.max_length)
-        truncate = _truncate(vc.max_length)
-        train = (tf.data.Dataset.zip((train_ids, tf.data.Dataset.from_tensor_slices(train_y)))
-                 .filter(_non_empty).map(truncate))
-        train = batch_by_length(train, tc.batch_size, boundaries, shuffle=True, shuffle_buffer=tc.shuffle_buffer,
-                                seed=tc.seed, bucketing=tc.bucketing)
-        val = None
-        if val_texts is not None and len(val_texts):
-            val_ids = vectorized(val_texts, self.vectorizer)
-            val = (tf.data.Dataset.zip((val_ids, tf.data.Dataset.from_tensor_slices(val_y))).map(_fill_empty).map(truncate))
-            val = batch_by_length(val, tc.batch_size, boundaries, bucketing=tc.bucketing)
-            val = val.apply(tf.data.experimental.assert_cardinality(count_batches(val)))
-        self.data_report.update({
-            "train_examples": int(keep.sum()),
-            "empty_after_standardization_skipped": empty,
-            "truncated": int((lengths > vc.max_length).sum()) if vc.max_length else 0,
-            "mean_length": float(lengths[keep].mean()) if keep.any() else 0.0,
-            "bucket_boundaries": boundaries,
-        })
-        if empty:
-            log.warning("%d training texts standardize to no tokens; they were skipped", empty)
-        return train, val
+    def _examples(self, texts, y, training: bool):
+        """Unbatched `(ids, label)` pairs; empty sequences are skipped in
+        training and become one [UNK] token otherwise."""
+        ids = vectorized(texts, self.vectorizer)
+        ds = tf.data.Dataset.zip((ids, tf.data.Dataset.from_tensor_slices(y)))
+        ds = ds.filter(_non_empty) if training else ds.map(_fill_empty)
+        return ds.map(_truncate(self.config.vectorizer.max_length)), ids
 
-    # ----------------------------------------------------------------- fit
-    def fit(self, texts=None, labels=None, validation=None, output_dir: str | Path | None = None) -> "TextClassifier":
-        """Train on `texts`/`labels` (with `validation=(texts, labels)`), or on
-        the pipeline's data source when `texts` is None."""
+    # ----------------------------------------------------------------- data
+    def prepare(self, texts=None, labels=None, validation=None) -> "TextClassifier":
+        """Read the data (the pipeline's source when `texts` is None), fit the
+        label encoder and the vectorizer on the training split, and set up the
+        unbatched training/validation examples. `fit` calls this; a
+        hypermodel calls it once and then `datasets`/`build_network` per trial."""
         cfg = self.config
         keras.utils.set_random_seed(cfg.train.seed)
         label_names = None
@@ -155,32 +136,79 @@ class TextClassifier:
         self.vectorizer = make_vectorizer(cfg.vectorizer, train_texts)
         vocab = self.vectorizer.get_vocabulary()
         self.data_report["vocabulary_size"] = len(vocab)
-        embeddings = None
+        self.embeddings = None
         if cfg.vectorizer.pretrained_vectors:
-            embeddings, coverage = load_pretrained_vectors(cfg.vectorizer.pretrained_vectors, vocab, cfg.train.seed)
+            self.embeddings, coverage = load_pretrained_vectors(cfg.vectorizer.pretrained_vectors, vocab, cfg.train.seed)
             self.data_report["pretrained_coverage"] = coverage
-        train_ds, val_ds = self._datasets(train_texts, train_y, val_texts, val_y)
-        self.data_report["train_padding_fraction"] = padding_fraction(train_ds)
+
+        self._train_examples, train_ids = self._examples(train_texts, train_y, training=True)
+        self._val_examples = self._examples(val_texts, val_y, training=False)[0] if val_texts else None
+        lengths = sequence_lengths(train_ids)  # one pass; also fills the cache
+        keep = lengths > 0
+        vc = cfg.vectorizer
+        self._boundaries = bucket_boundaries(lengths[keep], cfg.train.num_buckets, vc.max_length)
+        empty = int((~keep).sum())
+        self.data_report.update({
+            "train_examples": int(keep.sum()),
+            "empty_after_standardization_skipped": empty,
+            "truncated": int((lengths > vc.max_length).sum()) if vc.max_length else 0,
+            "mean_length": float(lengths[keep].mean()) if keep.any() else 0.0,
+            "bucket_boundaries": self._boundaries,
+        })
+        if empty:
+            log.warning("%d training texts standardize to no tokens; they were skipped", empty)
+        return self
+
+    def datasets(self, batch_size: int | None = None):
+        """`(train, validation)` tf.data datasets batched by length (after `prepare`)."""
+        tc = self.config.train
+        batch_size = batch_size or tc.batch_size
+        train = batch_by_length(self._train_examples, batch_size, self._boundaries, shuffle=True,
+                                shuffle_buffer=tc.shuffle_buffer, seed=tc.seed, bucketing=tc.bucketing)
         # The batch count is the same every epoch (bucket sizes do not change with
         # the order), so declaring it gives Keras a progress bar with a total.
-        train_ds = train_ds.apply(tf.data.experimental.assert_cardinality(count_batches(train_ds)))
+        train = train.apply(tf.data.experimental.assert_cardinality(count_batches(train)))
+        val = None
+        if self._val_examples is not None:
+            val = batch_by_length(self._val_examples, batch_size, self._boundaries, bucketing=tc.bucketing)
+            val = val.apply(tf.data.experimental.assert_cardinality(count_batches(val)))
+        return train, val
 
+    def build_network(self, model_config=None, train_config=None, name: str = "classifier") -> keras.Model:
+        """A compiled token-id model for the prepared data (`model_config` and
+        `train_config` default to the pipeline's)."""
+        model_config = model_config or self.config.model
+        net = build_classifier(model_config, self.vectorizer.vocabulary_size(), self.labels.num_classes,
+                               self.embeddings, self.config.vectorizer.train_pretrained, name=name)
+        return self._compile(net, train_config or self.config.train)
+
+    # ----------------------------------------------------------------- fit
+    def fit(self, texts=None, labels=None, validation=None, output_dir: str | Path | None = None) -> "TextClassifier":
+        """Train on `texts`/`labels` (with `validation=(texts, labels)`), or on
+        the pipeline's data source when `texts` is None."""
+        cfg = self.config
+        self.prepare(texts, labels, validation)
+        train_ds, val_ds = self.datasets()
+        self.data_report["train_padding_fraction"] = padding_fraction(train_ds)
         out = Path(output_dir) if output_dir else None
-        self.networks, self.history = [], []
+        networks, self.history = [], []
         members = max(1, cfg.train.ensemble)
         for member in range(members):
             keras.utils.set_random_seed(cfg.train.seed + member)
-            net = self._compile(build_classifier(
-                cfg.model, len(vocab), self.labels.num_classes, embeddings, cfg.vectorizer.train_pretrained,
-                name=f"classifier_{member}" if members > 1 else "classifier"))
+            net = self.build_network(name=f"classifier_{member}" if members > 1 else "classifier")
             member_dir = (out / f"member_{member}" if members > 1 else out) if out else None
             self.history.append(fit_model(net, train_ds, val_ds, cfg.train, member_dir))
-            self.networks.append(net)
+            networks.append(net)
+        return self.use_networks(networks)
+
+    def use_networks(self, networks: list[keras.Model]) -> "TextClassifier":
+        """Adopt trained token-id networks (averaged when several) and build the
+        string-input model around them."""
+        self.networks = list(networks)
         self.model = self._string_model()
         return self
 
-    def _compile(self, net: keras.Model) -> keras.Model:
-        tc = self.config.train
+    def _compile(self, net: keras.Model, tc) -> keras.Model:
         if self.labels.binary:
             loss = keras.losses.BinaryCrossentropy(label_smoothing=tc.label_smoothing)
             metrics = [keras.metrics.BinaryAccuracy(name="accuracy")]
