@@ -56,7 +56,10 @@ def cmd_train(args) -> int:
     report = runner.write_outputs(out, metrics)
     report["train_seconds"] = train_seconds
     (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str))
-    summary = {"output": str(out), "train_seconds": round(train_seconds, 1), "data": runner.data_report}
+    keys = ("train_examples", "vocabulary_size", "mean_length", "truncated", "train_padding_fraction",
+            "empty_after_standardization_skipped")
+    summary = {"output": str(out), "train_seconds": round(train_seconds, 1),
+               "data": {k: runner.data_report[k] for k in keys if k in runner.data_report}}
     if metrics is not None:
         summary["test"] = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
     _print_json(summary)
@@ -171,19 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
-    from textlstm.config import ConfigError
-
-    known = (ConfigError,)
-    try:
-        from textlstm.artifact import ArtifactError
-        from textlstm.data.sources import DataError
-
-        known = (ConfigError, DataError, ArtifactError)
-    except ImportError:
-        pass
     try:
         return int(args.func(args) or 0)
-    except known as err:
+    except ValueError as err:
+        # textlstm's own errors (ConfigError, DataError, ArtifactError, ...) are
+        # ValueErrors whose message names the file, line and problem: print it
+        # without a traceback. Anything else is a bug and keeps its traceback.
+        if not type(err).__module__.startswith("textlstm"):
+            raise
         print(f"textlstm: error: {err}", file=sys.stderr)
         return 2
 

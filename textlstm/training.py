@@ -17,7 +17,7 @@ from pathlib import Path
 
 import keras
 
-from textlstm.config import TrainConfig
+from textlstm.config import ConfigError, TrainConfig
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -43,7 +43,7 @@ def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     choices = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
                "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}
     if name not in choices:
-        raise ValueError(f"train.optimizer must be one of {sorted(choices)}, got {config.optimizer!r}")
+        raise ConfigError(f"train.optimizer must be one of {sorted(choices)}, got {config.optimizer!r}")
     return choices[name](**kwargs)
 
 

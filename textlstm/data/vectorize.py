@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textlstm.config import VectorizerConfig
+from textlstm.config import ConfigError, VectorizerConfig
 from textlstm.data.sources import DataError
 
 _HTML = r"<[^>]+>"
@@ -65,11 +65,11 @@ def make_vectorizer(config: VectorizerConfig, texts=None, name: str = "vectorize
     """A `TextVectorization` from `config`, adapted on `texts` (a list or a
     tf.data dataset of strings) when given."""
     if config.standardize not in STANDARDIZERS:
-        raise ValueError(f"vectorizer.standardize must be one of {sorted(STANDARDIZERS)}, got {config.standardize!r}")
+        raise ConfigError(f"vectorizer.standardize must be one of {sorted(STANDARDIZERS)}, got {config.standardize!r}")
     if config.level not in ("word", "character"):
-        raise ValueError(f"vectorizer.level must be 'word' or 'character', got {config.level!r}")
+        raise ConfigError(f"vectorizer.level must be 'word' or 'character', got {config.level!r}")
     if config.ngrams and config.level == "character":
-        raise ValueError("vectorizer.ngrams applies to word level only")
+        raise ConfigError("vectorizer.ngrams applies to word level only")
     vectorizer = keras.layers.TextVectorization(
         max_tokens=config.max_tokens,
         standardize=STANDARDIZERS[config.standardize],

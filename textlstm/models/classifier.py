@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import keras
 
-from textlstm.config import ModelConfig
+from textlstm.config import ConfigError, ModelConfig
 from textlstm.layers import MaskedPooling1D
 from textlstm.models.rnn import recurrent_layer
 
@@ -29,14 +29,14 @@ def build_classifier(
     """A functional model from token ids `(batch, time)` (0 = padding) to
     class probabilities: one sigmoid unit for 2 classes, softmax otherwise."""
     if not config.units:
-        raise ValueError("model.units must list at least one layer size")
+        raise ConfigError("model.units must list at least one layer size")
     if num_classes < 2:
-        raise ValueError(f"need at least 2 classes, got {num_classes}")
+        raise ConfigError(f"need at least 2 classes, got {num_classes}")
     reg = keras.regularizers.L2(config.l2) if config.l2 else None
     ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
     if embeddings is not None:
         if embeddings.shape[0] != vocab_size:
-            raise ValueError(f"embedding matrix has {embeddings.shape[0]} rows, vocabulary has {vocab_size}")
+            raise ConfigError(f"embedding matrix has {embeddings.shape[0]} rows, vocabulary has {vocab_size}")
         init = keras.initializers.Constant(embeddings)
         dim = embeddings.shape[1]
     else:
@@ -49,7 +49,7 @@ def build_classifier(
         x = keras.layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(x)
     pooled = config.pooling in ("max", "mean")
     if config.pooling not in ("last", "max", "mean"):
-        raise ValueError(f"model.pooling must be last, max or mean, got {config.pooling!r}")
+        raise ConfigError(f"model.pooling must be last, max or mean, got {config.pooling!r}")
     for i, units in enumerate(config.units):
         last = i == len(config.units) - 1
         x = recurrent_layer(

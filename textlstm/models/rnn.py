@@ -13,6 +13,8 @@ import warnings
 
 import keras
 
+from textlstm.config import ConfigError
+
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}
 
 
@@ -40,7 +42,7 @@ def recurrent_layer(
     'Bidirectional'
     """
     if cell not in CELLS:
-        raise ValueError(f"unknown cell '{cell}'; expected one of {sorted(CELLS)}")
+        raise ConfigError(f"unknown cell '{cell}'; expected one of {sorted(CELLS)}")
     kwargs = dict(
         units=units,
         return_sequences=return_sequences,
