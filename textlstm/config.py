@@ -83,6 +83,26 @@ class VectorizerConfig:
     max_length: int | None = 200  # longer sequences are truncated (and counted)
     pretrained_vectors: str | None = None  # GloVe / word2vec text file
     train_pretrained: bool = True  # fine-tune pretrained vectors
+    # Translation only: the target side's vectorizer, as overrides of the keys
+    # above (e.g. {level: character, standardize: none}); keys left out are the
+    # source side's. See `for_target`.
+    target: dict | None = None
+
+    def __post_init__(self):
+        if self.target is not None:
+            self.for_target()  # unknown or mistyped keys fail when the pipeline is read
+
+    def for_target(self) -> "VectorizerConfig":
+        """The target side's `VectorizerConfig`: this one with `target`'s keys applied.
+
+        >>> VectorizerConfig(level="word", target={"standardize": "none"}).for_target().standardize
+        'none'
+        """
+        overrides = dict(self.target or {})
+        if "target" in overrides:
+            raise ConfigError("vectorizer.target cannot itself have a 'target' key")
+        base = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "target"}
+        return from_dict(VectorizerConfig, {**base, **overrides}, "vectorizer.target")
 
 
 @dataclass
@@ -101,6 +121,9 @@ class ModelConfig:
     activation: str = "tanh"  # cell activation; anything else leaves cuDNN
     recurrent_activation: str = "sigmoid"
     l2: float = 0.0  # weight decay on embedding and dense kernels
+    ngram_features: int = 0  # >0: add a linear bag of hashed 1..n-grams to the logits (wide & deep)
+    ngram_buckets: int = 2**18
+    ngram_l2: float = 0.0
 
 
 @dataclass
@@ -119,7 +142,7 @@ class TrainConfig:
     seed: int = 42
     shuffle_buffer: int = 10000
     bucketing: bool = True
-    num_buckets: int = 8
+    num_buckets: int = 16
     ensemble: int = 1  # average the probabilities of N independently seeded models
     steps_per_epoch: int | None = None
     verbose: int | str = "auto"

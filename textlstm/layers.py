@@ -97,3 +97,37 @@ class Metadata(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "metadata": json.dumps(self.metadata)}
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class HashedNgrams(keras.layers.Layer):
+    """Ids of the 1..`order`-grams of right-padded token-id rows, hashed into
+    `buckets` (0 stays padding): the input of a linear bag-of-n-grams path.
+
+    >>> HashedNgrams(order=2, buckets=100)(np.array([[3, 4, 0]])).shape
+    (1, 6)
+    """
+
+    def __init__(self, order: int = 2, buckets: int = 2**18, **kwargs):
+        super().__init__(**kwargs)
+        self.order = order
+        self.buckets = buckets
+
+    def call(self, ids):
+        ids = ops.cast(ids, "int64")
+        grams = [ops.where(ids > 0, (ids * 2654435761) % (self.buckets - 1) + 1, 0)]
+        for n in range(2, self.order + 1):
+            h = ids[:, : ops.shape(ids)[1] - n + 1]
+            valid = h > 0
+            for k in range(1, n):
+                nxt = ids[:, k: ops.shape(ids)[1] - n + 1 + k]
+                h = h * 1000003 + nxt
+                valid = ops.logical_and(valid, nxt > 0)
+            grams.append(ops.where(valid, (h * n) % (self.buckets - 1) + 1, 0))
+        return ops.concatenate(grams, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None)
+
+    def get_config(self):
+        return {**super().get_config(), "order": self.order, "buckets": self.buckets}

@@ -14,7 +14,7 @@ import numpy as np
 import keras
 
 from textlstm.config import ConfigError, ModelConfig
-from textlstm.layers import MaskedPooling1D
+from textlstm.layers import HashedNgrams, MaskedPooling1D
 from textlstm.models.rnn import recurrent_layer
 
 
@@ -67,10 +67,16 @@ def build_classifier(
     if config.dropout:
         x = keras.layers.Dropout(config.dropout, name="dropout")(x)
     binary = num_classes == 2
-    probs = keras.layers.Dense(
-        1 if binary else num_classes,
-        activation="sigmoid" if binary else "softmax",
-        kernel_regularizer=reg,
-        name="probabilities",
-    )(x)
+    outputs = 1 if binary else num_classes
+    logits = keras.layers.Dense(outputs, kernel_regularizer=reg, name="logits")(x)
+    if config.ngram_features:
+        # Wide path (as in wide & deep, or fastText): a linear model over hashed
+        # 1..n-grams, added to the recurrent path's logits.
+        grams = HashedNgrams(config.ngram_features, config.ngram_buckets, name="ngrams")(ids)
+        weights = keras.layers.Embedding(config.ngram_buckets, outputs, mask_zero=True, embeddings_initializer="zeros",
+                                         embeddings_regularizer=keras.regularizers.L2(config.ngram_l2) if config.ngram_l2 else None,
+                                         name="ngram_weights")(grams)
+        wide = MaskedPooling1D("mean", name="ngram_mean")(weights)
+        logits = keras.layers.Add(name="wide_and_deep")([logits, wide])
+    probs = keras.layers.Activation("sigmoid" if binary else "softmax", name="probabilities")(logits)
     return keras.Model(ids, probs, name=name)

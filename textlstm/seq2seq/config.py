@@ -1,0 +1,85 @@
+"""The encoder-decoder config, registered as the `translation` task's model section.
+
+```python
+from textlstm.config import pipeline_from_dict
+cfg = pipeline_from_dict({"task": "translation", "model": {"units": [128], "attention": "bahdanau"}})
+cfg.model.decoder_sizes()  # [128]
+```
+
+Importing this module must stay free of TensorFlow: `textlstm.config` imports
+it lazily to resolve `task: translation`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from textlstm.config import MODEL_CONFIGS, ConfigError
+
+ATTENTIONS = ("luong", "bahdanau", "none")
+CELLS = ("lstm", "gru")
+
+
+@dataclass
+class Seq2SeqModelConfig:
+    """Encoder-decoder architecture and decoding defaults.
+
+    Encoder: Embedding(mask_zero) -> stack of (bi)directional RNNs returning
+    sequences and final states. Decoder: RNN stack started from the encoder's
+    final states (a Dense "bridge" resizes them when sizes differ or the
+    encoder is bidirectional), attention over the encoder outputs, then
+    `Dense(attention_dim, tanh)([decoder output, context])` -> vocabulary logits.
+
+    `units` sizes both stacks unless `encoder_units` / `decoder_units` are set.
+    With equally deep stacks decoder layer i starts from encoder layer i's
+    states; otherwise every decoder layer starts from the top encoder layer.
+
+    `attention`: `luong` (multiplicative "general" score q.W.k via
+    `keras.layers.Attention` on Dense-projected keys), `bahdanau` (additive
+    score v.tanh(Wq.q + Wk.k) via `keras.layers.AdditiveAttention`; the
+    context is computed from the current decoder output, Luong-style, so
+    training stays one parallel pass), or `none`.
+
+    `length_penalty` is GNMT's alpha: hypotheses are ranked by
+    log P / ((5 + length) / 6) ** alpha; 0 ranks by raw log-probability.
+    """
+
+    cell: str = "lstm"  # lstm | gru
+    embedding_dim: int = 64  # both sides
+    units: list[int] = field(default_factory=lambda: [128])
+    encoder_units: list[int] | None = None  # default: units
+    decoder_units: list[int] | None = None  # default: units
+    bidirectional: bool = True  # encoder only; the decoder runs left to right
+    attention: str = "luong"  # luong | bahdanau | none
+    attention_units: int | None = None  # bahdanau score size; default: top decoder size
+    attention_dim: int | None = None  # size of the tanh layer over [output, context]; default: top decoder size
+    dropout: float = 0.1  # on embeddings and before the output layer
+    rnn_dropout: float = 0.0  # input dropout inside the RNN layers (cuDNN-safe)
+    beam_width: int = 4
+    length_penalty: float = 0.6
+    max_decode_length: int = 64
+
+    def __post_init__(self):
+        if self.cell not in CELLS:
+            raise ConfigError(f"model.cell must be one of {CELLS} for translation, got {self.cell!r}")
+        if self.attention not in ATTENTIONS:
+            raise ConfigError(f"model.attention must be one of {ATTENTIONS}, got {self.attention!r}")
+        for name in ("units", "encoder_units", "decoder_units"):
+            sizes = getattr(self, name)
+            if sizes is not None and (not sizes or any(int(u) < 1 for u in sizes)):
+                raise ConfigError(f"model.{name} must list at least one positive layer size, got {sizes!r}")
+        if self.beam_width < 1:
+            raise ConfigError(f"model.beam_width must be >= 1, got {self.beam_width}")
+        if self.max_decode_length < 1:
+            raise ConfigError(f"model.max_decode_length must be >= 1, got {self.max_decode_length}")
+        if self.length_penalty < 0:
+            raise ConfigError(f"model.length_penalty must be >= 0, got {self.length_penalty}")
+
+    def encoder_sizes(self) -> list[int]:
+        return list(self.encoder_units or self.units)
+
+    def decoder_sizes(self) -> list[int]:
+        return list(self.decoder_units or self.units)
+
+
+MODEL_CONFIGS["translation"] = Seq2SeqModelConfig
