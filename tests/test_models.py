@@ -66,3 +66,35 @@ def test_non_empty_sequences_and_masked_pooling():
     mask = np.array([[True, True, False]])
     assert float(MaskedPooling1D("max")(x, mask=mask)[0, 0]) == 5.0
     assert float(MaskedPooling1D("mean")(x, mask=mask)[0, 0]) == 3.0
+
+
+def test_hashed_ngrams_ignore_padding():
+    from textlstm.layers import HashedNgrams
+
+    grams = np.asarray(HashedNgrams(order=2, buckets=1000)(np.array([[3, 4, 0], [3, 4, 5]])))
+    # row 0: unigrams 3, 4 and bigram (3,4); padding contributes zeros only
+    assert (grams[0] > 0).sum() == 3 and (grams[1] > 0).sum() == 5
+    assert grams[0, 0] == grams[1, 0] and grams[0, 3] == grams[1, 3]  # same n-gram, same bucket
+    assert grams.max() < 1000
+
+
+def test_wide_path_is_padding_invariant_and_trainable():
+    keras.utils.set_random_seed(0)
+    model = build_classifier(ModelConfig(units=[4], ngram_features=2, ngram_buckets=512), 30, 3)
+    assert "ngram_weights" in [l.name for l in model.layers]
+    a = np.asarray(model(np.array([[3, 4, 5]])))
+    b = np.asarray(model(np.array([[3, 4, 5, 0, 0]])))
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_naive_bayes_weights_point_the_right_way():
+    from textlstm.models.ngrams import naive_bayes_weights
+
+    grams = np.array([[5, 7, 0], [5, 8, 0], [6, 7, 0], [6, 8, 0]])
+    labels = np.array([1, 1, 0, 0])
+    w = naive_bayes_weights(grams, labels, num_classes=2, buckets=10)
+    assert w.shape == (10, 1) and w[0, 0] == 0
+    assert w[5, 0] > 0 > w[6, 0]          # 5 only in positives, 6 only in negatives
+    assert abs(w[7, 0]) < 1e-6            # 7 in both classes equally
+    multi = naive_bayes_weights(grams, np.array([0, 1, 2, 2]), num_classes=3, buckets=10)
+    assert multi.shape == (10, 3) and multi[6].argmax() == 2

@@ -8,7 +8,7 @@ import textlstm  # noqa: F401
 import keras
 import tensorflow as tf
 
-from test_seq2seq_pipeline import make_dataset, make_vectorizers, source_matrix
+from textlstm.config import pipeline_from_dict
 from textlstm.seq2seq.config import Seq2SeqModelConfig
 from textlstm.seq2seq.decoding import (
     Seq2SeqInference,
@@ -18,7 +18,8 @@ from textlstm.seq2seq.decoding import (
     target_vocabulary,
 )
 from textlstm.seq2seq.demo import make_date_task
-from textlstm.seq2seq.model import build_seq2seq, compile_seq2seq
+from textlstm.seq2seq.model import build_seq2seq
+from textlstm.seq2seq.translator import Translator
 
 START, END = 2, 3
 TOL = 1e-4
@@ -91,15 +92,18 @@ def test_beam_vs_greedy_on_random_model(attention):
 
 @pytest.fixture(scope="module")
 def trained():
-    keras.utils.set_random_seed(0)
+    """Two epochs on 1500 dates through the package's data layer and training loop."""
     task = make_date_task(n_train=1500, n_validation=10, n_test=64, seed=1)
-    src_vec, tgt_vec, vocab, start_id, end_id = make_vectorizers(task.train)
-    cfg = Seq2SeqModelConfig(units=[32], embedding_dim=16, max_decode_length=12)
-    model = compile_seq2seq(build_seq2seq(cfg, src_vec.vocabulary_size(), len(vocab)), learning_rate=5e-3)
-    model.fit(make_dataset(task.train, src_vec, tgt_vec, start_id, end_id, batch_size=64, shuffle_seed=0),
-              epochs=2, verbose=0)
-    source = source_matrix([s for s, _ in task.test], src_vec)
-    return model, Seq2SeqInference(model, start_id, end_id), source, vocab, start_id, end_id
+    cfg = pipeline_from_dict({
+        "task": "translation",
+        "vectorizer": {"level": "character", "standardize": "lower", "target": {"standardize": "none"}},
+        "model": {"units": [32], "embedding_dim": 16, "max_decode_length": 12},
+        "train": {"epochs": 2, "batch_size": 64, "learning_rate": 5e-3, "patience": None, "verbose": 0, "seed": 0},
+    })
+    translator = Translator(cfg).fit([s for s, _ in task.train], [t for _, t in task.train])
+    source = translator.source_ids([s for s, _ in task.test])
+    start_id, end_id = special_ids(translator.target_vocabulary)
+    return translator.network, translator.inference, source, translator.target_vocabulary, start_id, end_id
 
 
 def test_beam_vs_greedy_on_trained_model(trained):

@@ -33,10 +33,22 @@ def read_metadata(model: keras.Model) -> dict:
     raise ArtifactError(f"model '{model.name}' has no textlstm metadata layer (not saved by textlstm?)")
 
 
+def _register_task_objects() -> None:
+    """Import task modules whose custom Keras objects (losses, metrics) saved models may name."""
+    import importlib
+
+    for mod in ("textlstm.seq2seq.model", "textlstm.seq2seq.decoding"):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError:
+            pass
+
+
 def load_keras_model(path: str | Path) -> keras.Model:
     path = Path(path)
     if not path.exists():
         raise ArtifactError(f"{path}: model file not found")
+    _register_task_objects()
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as err:

@@ -27,15 +27,16 @@ import numpy as np
 import tensorflow as tf
 
 from textlstm import __version__
-from textlstm.config import PipelineConfig, load_pipeline
+from textlstm.config import ConfigError, PipelineConfig, load_pipeline
 from textlstm.data import LabelEncoder, Splits, load_splits
 from textlstm.data.batching import (batch_by_length, bucket_boundaries, count_batches, padding_fraction,
                                     sequence_lengths, vectorized)
 from textlstm.data.sources import DataError
 from textlstm.data.vectorize import load_pretrained_vectors, make_vectorizer
 from textlstm.evaluation import classification_metrics, plot_confusion_matrix, plot_history
-from textlstm.layers import Metadata, NonEmptySequences
+from textlstm.layers import HashedNgrams, Metadata, NonEmptySequences
 from textlstm.models import build_classifier, cudnn_report
+from textlstm.models.ngrams import naive_bayes_weights
 from textlstm.training import fit as fit_model
 from textlstm.training import make_optimizer
 
@@ -82,6 +83,7 @@ class TextClassifier:
         self.history: list[dict] = []
         self.data_report: dict = {}
         self.embeddings = None
+        self.ngram_weights = None
 
     @classmethod
     def from_pipeline(cls, path: str | Path | None = None, overrides: list[str] | None = None) -> "TextClassifier":
@@ -157,7 +159,21 @@ class TextClassifier:
         })
         if empty:
             log.warning("%d training texts standardize to no tokens; they were skipped", empty)
+        self.ngram_weights = self._naive_bayes_weights() if cfg.model.ngram_features else None
         return self
+
+    def _naive_bayes_weights(self):
+        mc = self.config.model
+        if mc.ngram_init == "zeros":
+            return None
+        if mc.ngram_init != "naive_bayes":
+            raise ConfigError(f"model.ngram_init must be naive_bayes or zeros, got {mc.ngram_init!r}")
+        hashed = HashedNgrams(mc.ngram_features, mc.ngram_buckets)
+        grams, labels = [], []
+        for ids, y in self._train_examples.padded_batch(1024):
+            grams.extend(np.asarray(hashed(ids)))
+            labels.extend(y.numpy())
+        return naive_bayes_weights(grams, np.asarray(labels), self.labels.num_classes, mc.ngram_buckets)
 
     def datasets(self, batch_size: int | None = None):
         """`(train, validation)` tf.data datasets batched by length (after `prepare`)."""
@@ -179,7 +195,8 @@ class TextClassifier:
         `train_config` default to the pipeline's)."""
         model_config = model_config or self.config.model
         net = build_classifier(model_config, self.vectorizer.vocabulary_size(), self.labels.num_classes,
-                               self.embeddings, self.config.vectorizer.train_pretrained, name=name)
+                               self.embeddings, self.config.vectorizer.train_pretrained, name=name,
+                               ngram_weights=self.ngram_weights if model_config.ngram_features else None)
         return self._compile(net, train_config or self.config.train)
 
     # ----------------------------------------------------------------- fit

@@ -54,6 +54,8 @@ def cmd_train(args) -> int:
     train_seconds = time.perf_counter() - start
     metrics = runner.evaluate(output_dir=out) if _has_test(runner) else None
     report = runner.write_outputs(out, metrics)
+    if args.saved_model:
+        runner.export(out / "saved_model")
     report["train_seconds"] = train_seconds
     (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str))
     keys = ("train_examples", "vocabulary_size", "mean_length", "truncated", "train_padding_fraction",
@@ -115,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a pipeline key, e.g. --set model.units=[128] (repeatable)")
     p.add_argument("--output", "-o", help="output directory (default runs/<pipeline name>)")
+    p.add_argument("--saved-model", action="store_true",
+                   help="also export a TF SavedModel (serving signature takes tf.string) to DIR/saved_model")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="metrics of a saved model on a labelled file")

@@ -115,6 +115,7 @@ class ModelConfig:
     bidirectional: bool = True
     dropout: float = 0.3  # before the dense head
     embedding_dropout: float = 0.0  # drops whole embedding channels (SpatialDropout1D)
+    word_dropout: float = 0.0  # drops whole tokens' embeddings during training
     rnn_dropout: float = 0.0  # input dropout inside the RNN layers (cuDNN-safe)
     recurrent_dropout: float = 0.0  # breaks cuDNN; a warning says so
     pooling: str = "last"  # last | max | mean: how the sequence is summarized
@@ -122,8 +123,9 @@ class ModelConfig:
     recurrent_activation: str = "sigmoid"
     l2: float = 0.0  # weight decay on embedding and dense kernels
     ngram_features: int = 0  # >0: add a linear bag of hashed 1..n-grams to the logits (wide & deep)
-    ngram_buckets: int = 2**18
-    ngram_l2: float = 0.0
+    ngram_buckets: int = 2**20
+    ngram_init: str = "naive_bayes"  # naive_bayes (log-count ratios from the training split) | zeros
+    ngram_trainable: bool = False
 
 
 @dataclass

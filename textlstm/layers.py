@@ -51,22 +51,23 @@ class NonEmptySequences(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="textlstm")
 class MaskedPooling1D(keras.layers.Layer):
-    """Max or mean over the time axis, ignoring masked (padded) steps."""
+    """Max, mean or sum over the time axis, ignoring masked (padded) steps."""
 
     def __init__(self, mode: str = "max", **kwargs):
         super().__init__(**kwargs)
-        if mode not in ("max", "mean"):
-            raise ValueError(f"pooling mode must be 'max' or 'mean', got {mode!r}")
+        if mode not in ("max", "mean", "sum"):
+            raise ValueError(f"pooling mode must be 'max', 'mean' or 'sum', got {mode!r}")
         self.mode = mode
         self.supports_masking = True
 
     def call(self, x, mask=None):
         if mask is None:
-            return ops.max(x, axis=1) if self.mode == "max" else ops.mean(x, axis=1)
+            return {"max": ops.max, "mean": ops.mean, "sum": ops.sum}[self.mode](x, axis=1)
         m = ops.expand_dims(ops.cast(mask, x.dtype), -1)
         if self.mode == "max":
             return ops.max(x + (m - 1.0) * 1e9, axis=1)
-        return ops.sum(x * m, axis=1) / ops.maximum(ops.sum(m, axis=1), 1.0)
+        total = ops.sum(x * m, axis=1)
+        return total if self.mode == "sum" else total / ops.maximum(ops.sum(m, axis=1), 1.0)
 
     def compute_mask(self, inputs, mask=None):
         return None

@@ -47,6 +47,15 @@ def lower_punctuation_tokens(text):
 
 
 @keras.saving.register_keras_serializable(package="textlstm")
+def punctuation_tokens(text):
+    """Case kept, HTML tags to spaces, and `! ? . , ; : ( ) "` as tokens of their
+    own: for the target side of translation, whose output should stay cased."""
+    text = tf.strings.regex_replace(text, _HTML, " ")
+    text = tf.strings.regex_replace(text, r"([!?.,;:()\"])", " \\1 ")
+    return tf.strings.regex_replace(text, _LOOSE_APOSTROPHE, " ")
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
 def lower_html(text):
     """Lower-case and HTML tags to spaces; punctuation untouched."""
     return tf.strings.regex_replace(tf.strings.lower(text), _HTML, " ")
@@ -55,6 +64,7 @@ def lower_html(text):
 STANDARDIZERS = {
     "lower_punctuation_html": lower_punctuation_html,
     "lower_punctuation_tokens": lower_punctuation_tokens,
+    "punctuation_tokens": punctuation_tokens,
     "lower_html": lower_html,
     "lower": "lower",
     "none": None,

@@ -25,9 +25,15 @@ def build_classifier(
     embeddings: np.ndarray | None = None,
     train_embeddings: bool = True,
     name: str = "classifier",
+    ngram_weights: np.ndarray | None = None,
 ) -> keras.Model:
     """A functional model from token ids `(batch, time)` (0 = padding) to
-    class probabilities: one sigmoid unit for 2 classes, softmax otherwise."""
+    class probabilities: one sigmoid unit for 2 classes, softmax otherwise.
+
+    With `config.ngram_features`, a linear path over hashed n-grams is added to
+    the logits ("wide & deep"); `ngram_weights` `(ngram_buckets, outputs)`
+    initializes it, e.g. with naive Bayes log-count ratios
+    (`textlstm.models.ngrams.naive_bayes_weights`)."""
     if not config.units:
         raise ConfigError("model.units must list at least one layer size")
     if num_classes < 2:
@@ -45,6 +51,9 @@ def build_classifier(
         vocab_size, dim, mask_zero=True, embeddings_initializer=init,
         embeddings_regularizer=reg, trainable=train_embeddings, name="embedding",
     )(ids)
+    if config.word_dropout:
+        # Drops whole tokens (all their embedding channels) during training.
+        x = keras.layers.Dropout(config.word_dropout, noise_shape=(None, None, 1), name="word_dropout")(x)
     if config.embedding_dropout:
         x = keras.layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(x)
     pooled = config.pooling in ("max", "mean")
@@ -73,10 +82,12 @@ def build_classifier(
         # Wide path (as in wide & deep, or fastText): a linear model over hashed
         # 1..n-grams, added to the recurrent path's logits.
         grams = HashedNgrams(config.ngram_features, config.ngram_buckets, name="ngrams")(ids)
-        weights = keras.layers.Embedding(config.ngram_buckets, outputs, mask_zero=True, embeddings_initializer="zeros",
-                                         embeddings_regularizer=keras.regularizers.L2(config.ngram_l2) if config.ngram_l2 else None,
-                                         name="ngram_weights")(grams)
-        wide = MaskedPooling1D("mean", name="ngram_mean")(weights)
+        init = "zeros" if ngram_weights is None else keras.initializers.Constant(ngram_weights)
+        weights = keras.layers.Embedding(config.ngram_buckets, outputs, mask_zero=True, embeddings_initializer=init,
+                                         trainable=config.ngram_trainable, name="ngram_weights")(grams)
+        wide = MaskedPooling1D("sum", name="ngram_sum")(weights)
+        # A learned scale (identity at first) calibrates the naive Bayes logits.
+        wide = keras.layers.Dense(outputs, use_bias=False, kernel_initializer="identity", name="ngram_scale")(wide)
         logits = keras.layers.Add(name="wide_and_deep")([logits, wide])
     probs = keras.layers.Activation("sigmoid" if binary else "softmax", name="probabilities")(logits)
     return keras.Model(ids, probs, name=name)
