@@ -53,7 +53,7 @@ def make_callbacks(config: TrainConfig, output_dir: str | Path | None, has_valid
     if config.patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=monitor, mode=monitor_mode(monitor), patience=config.patience,
-            restore_best_weights=config.restore_best, verbose=1))
+            restore_best_weights=config.restore_best, verbose=0 if config.verbose in (0, "0") else 1))
     if output_dir is not None:
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
