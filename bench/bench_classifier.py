@@ -26,12 +26,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from textlstm.classifier import TextClassifier  # noqa: E402
 from textlstm.config import pipeline_from_dict  # noqa: E402
-from textlstm.data import load_splits  # noqa: E402
 from textlstm.training import EpochTimer  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "rt_polarity"

@@ -1,6 +1,5 @@
 """End-to-end: fit on the demo corpus, evaluate, predict, save/load, export."""
 
-import json
 
 import keras
 import numpy as np
@@ -124,3 +123,17 @@ def test_backup_and_restore_resumes_a_killed_run(tmp_path):
     assert len(clf.history[0]["loss"]) == 2  # only epochs 3 and 4 ran again
     epochs = [int(line.split(",")[0]) for line in (tmp_path / "history.csv").read_text().splitlines()[1:]]
     assert epochs == [0, 1, 2, 3]
+
+
+def test_naive_bayes_wide_path_trains_saves_and_loads(tmp_path):
+    keras.utils.set_random_seed(0)
+    texts = ["good fun film", "great acting", "dull plot", "awful boring film", "good story", "boring acting"] * 6
+    labels = ["pos", "pos", "neg", "neg", "pos", "neg"] * 6
+    cfg = pipeline_from_dict({"model": {"units": [4], "embedding_dim": 4, "ngram_features": 2, "ngram_buckets": 4096},
+                              "train": {"epochs": 2, "verbose": 0, "patience": None}})
+    clf = TextClassifier(cfg).fit(texts, labels, validation=(texts[:6], labels[:6]))
+    weights = clf.network.get_layer("ngram_weights").get_weights()[0]
+    assert (weights > 0).any() and (weights < 0).any()  # naive Bayes ratios, both signs
+    assert clf.predict(["good film", "boring plot"])[0].label == "pos"
+    loaded = textlstm.load(clf.save(tmp_path / "m.keras"))
+    np.testing.assert_allclose(loaded.predict_proba(["good film"]), clf.predict_proba(["good film"]), atol=1e-6)

@@ -116,5 +116,23 @@ def describe(path: str | Path) -> dict:
     }
 
 
+def write_outputs(runner, output_dir: str | Path, history: dict | None, metrics: dict | None = None) -> dict:
+    """What `textlstm train` leaves for any trained runner (TextClassifier,
+    Translator): model.keras, metrics.json and learning_curves.png (history.csv
+    is written during `fit`)."""
+    from textlstm.evaluation import plot_history
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    runner.save(out / "model.keras")
+    if history:
+        plot_history(history, out / "learning_curves.png")
+    report = {"data": runner.data_report, "cudnn": [str(r) for r in runner.cudnn_report()], "history": runner.history}
+    if metrics is not None:
+        report["test"] = metrics
+    (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str))
+    return report
+
+
 def dumps(obj) -> str:
     return json.dumps(obj, indent=2, default=str)

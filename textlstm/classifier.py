@@ -18,7 +18,6 @@ the vectorizer inside and the label names in its metadata.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from textlstm.data.batching import (batch_by_length, bucket_boundaries, count_ba
                                     sequence_lengths, vectorized)
 from textlstm.data.sources import DataError
 from textlstm.data.vectorize import load_pretrained_vectors, make_vectorizer
-from textlstm.evaluation import classification_metrics, plot_confusion_matrix, plot_history
+from textlstm.evaluation import classification_metrics, plot_confusion_matrix
 from textlstm.layers import HashedNgrams, Metadata, NonEmptySequences
 from textlstm.models import build_classifier, cudnn_report
 from textlstm.models.ngrams import naive_bayes_weights
@@ -83,7 +82,7 @@ class TextClassifier:
         self.history: list[dict] = []
         self.data_report: dict = {}
         self.embeddings = None
-        self.ngram_weights = None
+        self._ngram_weights: dict = {}
 
     @classmethod
     def from_pipeline(cls, path: str | Path | None = None, overrides: list[str] | None = None) -> "TextClassifier":
@@ -159,21 +158,26 @@ class TextClassifier:
         })
         if empty:
             log.warning("%d training texts standardize to no tokens; they were skipped", empty)
-        self.ngram_weights = self._naive_bayes_weights() if cfg.model.ngram_features else None
+        self._ngram_weights = {}
         return self
 
-    def _naive_bayes_weights(self):
-        mc = self.config.model
+    def _naive_bayes_weights(self, mc):
+        """Naive Bayes log-count ratios of the training split for the wide
+        n-gram path (computed once per n-gram order and bucket count)."""
         if mc.ngram_init == "zeros":
             return None
         if mc.ngram_init != "naive_bayes":
             raise ConfigError(f"model.ngram_init must be naive_bayes or zeros, got {mc.ngram_init!r}")
-        hashed = HashedNgrams(mc.ngram_features, mc.ngram_buckets)
-        grams, labels = [], []
-        for ids, y in self._train_examples.padded_batch(1024):
-            grams.extend(np.asarray(hashed(ids)))
-            labels.extend(y.numpy())
-        return naive_bayes_weights(grams, np.asarray(labels), self.labels.num_classes, mc.ngram_buckets)
+        key = (mc.ngram_features, mc.ngram_buckets)
+        if key not in self._ngram_weights:
+            hashed = HashedNgrams(*key)
+            grams, labels = [], []
+            for ids, y in self._train_examples.padded_batch(1024):
+                grams.extend(np.asarray(hashed(ids)))
+                labels.extend(y.numpy())
+            self._ngram_weights[key] = naive_bayes_weights(grams, np.asarray(labels), self.labels.num_classes,
+                                                           mc.ngram_buckets)
+        return self._ngram_weights[key]
 
     def datasets(self, batch_size: int | None = None):
         """`(train, validation)` tf.data datasets batched by length (after `prepare`)."""
@@ -196,7 +200,7 @@ class TextClassifier:
         model_config = model_config or self.config.model
         net = build_classifier(model_config, self.vectorizer.vocabulary_size(), self.labels.num_classes,
                                self.embeddings, self.config.vectorizer.train_pretrained, name=name,
-                               ngram_weights=self.ngram_weights if model_config.ngram_features else None)
+                               ngram_weights=self._naive_bayes_weights(model_config) if model_config.ngram_features else None)
         return self._compile(net, train_config or self.config.train)
 
     # ----------------------------------------------------------------- fit
@@ -321,18 +325,10 @@ class TextClassifier:
         return cudnn_report(self.networks[0])
 
     def write_outputs(self, output_dir: str | Path, metrics: dict | None = None) -> dict:
-        """model.keras, metrics.json, history.csv (from training) and plots."""
-        out = Path(output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        self.save(out / "model.keras")
-        if self.history:
-            plot_history(self.history[0], out / "learning_curves.png")
-        report = {"data": self.data_report, "cudnn": [str(r) for r in self.cudnn_report()],
-                  "history": self.history}
-        if metrics is not None:
-            report["test"] = metrics
-        (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str))
-        return report
+        """model.keras, metrics.json and plots (history.csv comes from `fit`)."""
+        from textlstm.artifact import write_outputs
+
+        return write_outputs(self, output_dir, self.history[0] if self.history else None, metrics)
 
     def __repr__(self) -> str:
         state = "trained" if self.model is not None else "untrained"

@@ -41,14 +41,8 @@ def classification_metrics(y_true, probs: np.ndarray, label_names: list[str]) ->
 
 
 def _pyplot():
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg",) and "inline" not in matplotlib.get_backend().lower():
-        try:
-            import IPython  # noqa: F401  (inside a notebook keep the inline backend)
-            get_ipython()  # type: ignore[name-defined]  # noqa: F821
-        except Exception:
-            matplotlib.use("Agg")
+    # Imported lazily; matplotlib picks Agg by itself where there is no display
+    # and the inline backend inside Jupyter.
     import matplotlib.pyplot as plt
 
     return plt

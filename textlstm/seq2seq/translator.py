@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 from pathlib import Path
 
 import keras
@@ -35,7 +34,6 @@ from textlstm.config import PipelineConfig, load_pipeline, pipeline_from_dict
 from textlstm.data import Splits, load_splits
 from textlstm.data.batching import batch_by_length, bucket_boundaries, count_batches, padding_fraction
 from textlstm.data.sources import DataError
-from textlstm.evaluation import plot_history
 from textlstm.layers import Metadata, NonEmptySequences
 from textlstm.models.cudnn import cudnn_report
 from textlstm.seq2seq.data import END_ID, START_ID, check_target_vocabulary, detokenize, make_pair_vectorizers, pair_examples
@@ -304,16 +302,9 @@ class Translator:
 
     def write_outputs(self, output_dir, metrics: dict | None = None) -> dict:
         """model.keras, metrics.json (`test.bleu`, ...), learning_curves.png; history.csv comes from `fit`."""
-        out = Path(output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        self.save(out / "model.keras")
-        if self.history:
-            plot_history(self.history, out / "learning_curves.png")
-        report = {"data": self.data_report, "cudnn": [str(r) for r in self.cudnn_report()], "history": self.history}
-        if metrics is not None:
-            report["test"] = metrics
-        (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str))
-        return report
+        from textlstm.artifact import write_outputs
+
+        return write_outputs(self, output_dir, self.history, metrics)
 
     def __repr__(self) -> str:
         state = "trained" if self.inference is not None else "untrained"

@@ -1,0 +1,26 @@
+"""Accuracy checks on the shipped pipelines (slow: run with `pytest -m slow`)."""
+
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from textlstm.classifier import TextClassifier
+
+RT = Path(REPO).parent / "shared" / "data" / "rt_polarity"
+
+
+@pytest.mark.slow
+def test_sentiment_demo_pipeline_solves_the_demo():
+    clf = TextClassifier.from_pipeline(f"{REPO}/pipelines/sentiment_demo.yaml", ["train.verbose=0"])
+    clf.fit()
+    assert clf.evaluate()["accuracy"] >= 0.95
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (RT / "train.tsv").exists(), reason="../shared/data/rt_polarity not present")
+def test_rt_polarity_pipeline_accuracy():
+    # Measured 0.780 (bench/RESULTS.md); the issue's target is 0.79, not reached yet.
+    clf = TextClassifier.from_pipeline(f"{REPO}/pipelines/rt_polarity.yaml", ["train.verbose=0"])
+    clf.fit()
+    assert clf.evaluate()["accuracy"] >= 0.77
