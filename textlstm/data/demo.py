@@ -9,7 +9,7 @@ model stays far from perfect while an LSTM, which reads the order, can solve it.
 ```python
 from textlstm.data.demo import demo_sentiment
 train, validation, test = demo_sentiment(size=1000, seed=0)
-train[0]  # ('honestly , the pacing was not very dull', 'positive')
+train[0]  # e.g. ('honestly , the pacing was not very dull', 'positive')
 ```
 """
 
@@ -27,6 +27,7 @@ NEGATIVE = ["bad", "awful", "dull", "boring", "terrible", "clumsy", "tedious", "
 INTENSIFIERS = ["", "", "very", "really", "truly", "extremely", "incredibly", "quite", "rather", "so"]
 VERBS = ["was", "is", "felt", "seemed", "looked", "turned out"]
 NEGATIONS = ["not", "never", "hardly"]
+NOUNS = ["film", "movie", "story", "script", "cast", "performance", "ending", "debut", "sequel"]
 OPENERS = ["", "", "", "honestly ,", "i thought", "overall ,", "in the end", "to be fair ,", "frankly ,"]
 LABELS = ("negative", "positive")
 
@@ -43,9 +44,21 @@ def _clause(rng: random.Random, polarity: int) -> str:
     return " ".join(p for p in parts if p)
 
 
+def _phrase(rng: random.Random, polarity: int) -> str:
+    """A short noun phrase: "a truly great film", "not a good movie"."""
+    negated = rng.random() < 0.4
+    adjective = rng.choice(POSITIVE if (1 - polarity if negated else polarity) else NEGATIVE)
+    words = [rng.choice(INTENSIFIERS), adjective, rng.choice(NOUNS)]
+    body = " ".join(w for w in words if w)
+    article = "an" if body[0] in "aeiou" else "a"
+    return f"{'not ' if negated else ''}{article} {body}"
+
+
 def _sentence(rng: random.Random, label: int) -> str:
     shape = rng.random()
-    if shape < 0.35:
+    if shape < 0.15:
+        return _phrase(rng, label)
+    if shape < 0.4:
         body = _clause(rng, label)
     else:
         # Contrast: the last clause decides; the first usually disagrees.
