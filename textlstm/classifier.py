@@ -27,10 +27,9 @@ import tensorflow as tf
 
 from textlstm import __version__
 from textlstm.config import ConfigError, PipelineConfig, load_pipeline
-from textlstm.data import LabelEncoder, Splits, load_splits
+from textlstm.data import LabelEncoder, Splits, load_splits, load_test_split
 from textlstm.data.batching import (batch_by_length, bucket_boundaries, count_batches, padding_fraction,
                                     sequence_lengths, vectorized)
-from textlstm.data.sources import DataError
 from textlstm.data.vectorize import load_pretrained_vectors, make_vectorizer
 from textlstm.evaluation import classification_metrics, plot_confusion_matrix
 from textlstm.layers import HashedNgrams, Metadata, NonEmptySequences
@@ -290,12 +289,8 @@ class TextClassifier:
         `where` names each row's origin for error messages."""
         self._require_model()
         if texts is None:
-            if self.splits is None:
-                self.splits = load_splits(self.config.data, "classification", self.config.train.seed)
-            if self.splits.test is None:
-                raise DataError("no test data: set data.test (or data.test_split for TFDS)")
-            texts, labels = self.splits.test.columns()
-            where = self.splits.test.where
+            self.splits, test = load_test_split(self.splits, self.config.data, "classification", self.config.train.seed)
+            (texts, labels), where = test.columns(), test.where
         y = self.labels.encode(labels, where)
         metrics = classification_metrics(y, self.predict_proba(texts), self.label_names)
         if output_dir:

@@ -112,6 +112,16 @@ def load_splits(config: DataConfig, task: str = "classification", seed: int = 42
     return Splits(train, validation, test, source)
 
 
+def load_test_split(splits: Splits | None, config: DataConfig, task: str, seed: int) -> tuple[Splits, Records]:
+    """`(splits, test records)`, reading the splits first when `splits` is None;
+    a clear error when the source has no test data."""
+    if splits is None:
+        splits = load_splits(config, task, seed)
+    if splits.test is None:
+        raise DataError("no test data: set data.test (or data.test_split for TFDS)")
+    return splits, splits.test
+
+
 def _load_task_demos():
     try:
         import textlstm.seq2seq.data  # noqa: F401  registers DEMOS["translation"]
@@ -121,4 +131,5 @@ def _load_task_demos():
         raise DataError("no built-in demo corpus for this task")
 
 
-__all__ = ["DataConfig", "DataError", "LabelEncoder", "Records", "SkipReport", "Splits", "load_splits", "read_records", "DEMOS"]
+__all__ = ["DataConfig", "DataError", "LabelEncoder", "Records", "SkipReport", "Splits", "load_splits", "read_records",
+           "load_test_split", "DEMOS"]

@@ -31,9 +31,8 @@ import tensorflow as tf
 
 from textlstm import __version__
 from textlstm.config import PipelineConfig, load_pipeline, pipeline_from_dict
-from textlstm.data import Splits, load_splits
+from textlstm.data import Splits, load_splits, load_test_split
 from textlstm.data.batching import batch_by_length, bucket_boundaries, count_batches, padding_fraction
-from textlstm.data.sources import DataError
 from textlstm.layers import Metadata, NonEmptySequences
 from textlstm.models.cudnn import cudnn_report
 from textlstm.seq2seq.data import END_ID, START_ID, check_target_vocabulary, detokenize, make_pair_vectorizers, pair_examples
@@ -252,11 +251,8 @@ class Translator:
         `textlstm evaluate` (rows are already checked by the reader)."""
         self._require_model()
         if sources is None:
-            if self.splits is None:
-                self.splits = load_splits(self.config.data, "translation", self.config.train.seed)
-            if self.splits.test is None:
-                raise DataError("no test data: set data.test (or data.test_split for TFDS)")
-            sources, targets = self.splits.test.columns()
+            self.splits, test = load_test_split(self.splits, self.config.data, "translation", self.config.train.seed)
+            sources, targets = test.columns()
         sources, targets = list(sources), list(targets if targets is not None else [])
         if len(sources) != len(targets):
             raise ValueError(f"evaluate: {len(sources)} sources but {len(targets)} targets")
