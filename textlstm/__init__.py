@@ -17,6 +17,8 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
+from textlstm._lazy import lazy_getattr  # noqa: E402
+
 _LAZY = {
     "TextClassifier": "textlstm.classifier",
     "load": "textlstm.artifact",
@@ -30,13 +32,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    # Lazy imports keep `import textlstm` (and the CLI's --help) free of TensorFlow.
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'textlstm' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = list(_LAZY)

@@ -59,6 +59,16 @@ def _nets(model: keras.Model) -> list[keras.Model]:
     return [layer for layer in model.layers if isinstance(layer, keras.Model)]
 
 
+def save_keras(model: keras.Model, path: str | Path) -> Path:
+    """Save `model` as a `.keras` file, creating the folder."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ArtifactError(f"artifact path must end in .keras, got {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    return path
+
+
 def load(path: str | Path):
     """Load a `.keras` artifact written by textlstm: a `TextClassifier`, or a
     `Translator` for translation models."""
@@ -116,10 +126,11 @@ def describe(path: str | Path) -> dict:
     }
 
 
-def write_outputs(runner, output_dir: str | Path, history: dict | None, metrics: dict | None = None) -> dict:
+def write_outputs(runner, output_dir: str | Path, history: dict | None, metrics: dict | None = None,
+                  extra: dict | None = None) -> dict:
     """What `textlstm train` leaves for any trained runner (TextClassifier,
-    Translator): model.keras, metrics.json and learning_curves.png (history.csv
-    is written during `fit`)."""
+    Translator): model.keras, metrics.json (with `extra` keys added) and
+    learning_curves.png (history.csv is written during `fit`)."""
     from textlstm.evaluation import plot_history
 
     out = Path(output_dir)
@@ -130,6 +141,7 @@ def write_outputs(runner, output_dir: str | Path, history: dict | None, metrics:
     report = {"data": runner.data_report, "cudnn": [str(r) for r in runner.cudnn_report()], "history": runner.history}
     if metrics is not None:
         report["test"] = metrics
+    report |= extra or {}
     (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str))
     return report
 

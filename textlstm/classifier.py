@@ -28,8 +28,8 @@ import tensorflow as tf
 from textlstm import __version__
 from textlstm.config import ConfigError, PipelineConfig, load_pipeline
 from textlstm.data import LabelEncoder, Splits, load_splits, load_test_split
-from textlstm.data.batching import (batch_by_length, bucket_boundaries, count_batches, padding_fraction,
-                                    sequence_lengths, vectorized)
+from textlstm.data.batching import (batch_by_length, bucket_boundaries, sequence_lengths, vectorized,
+                                    with_known_cardinality)
 from textlstm.data.vectorize import load_pretrained_vectors, make_vectorizer
 from textlstm.evaluation import classification_metrics, plot_confusion_matrix
 from textlstm.layers import HashedNgrams, Metadata, NonEmptySequences
@@ -179,18 +179,17 @@ class TextClassifier:
         return self._ngram_weights[key]
 
     def datasets(self, batch_size: int | None = None):
-        """`(train, validation)` tf.data datasets batched by length (after `prepare`)."""
+        """`(train, validation)` tf.data datasets batched by length (after
+        `prepare`); records the training padding fraction in `data_report`."""
         tc = self.config.train
         batch_size = batch_size or tc.batch_size
         train = batch_by_length(self._train_examples, batch_size, self._boundaries, shuffle=True,
                                 shuffle_buffer=tc.shuffle_buffer, seed=tc.seed, bucketing=tc.bucketing)
-        # The batch count is the same every epoch (bucket sizes do not change with
-        # the order), so declaring it gives Keras a progress bar with a total.
-        train = train.apply(tf.data.experimental.assert_cardinality(count_batches(train)))
+        train, self.data_report["train_padding_fraction"] = with_known_cardinality(train)
         val = None
         if self._val_examples is not None:
             val = batch_by_length(self._val_examples, batch_size, self._boundaries, bucketing=tc.bucketing)
-            val = val.apply(tf.data.experimental.assert_cardinality(count_batches(val)))
+            val = with_known_cardinality(val)[0]
         return train, val
 
     def build_network(self, model_config=None, train_config=None, name: str = "classifier") -> keras.Model:
@@ -209,7 +208,6 @@ class TextClassifier:
         cfg = self.config
         self.prepare(texts, labels, validation)
         train_ds, val_ds = self.datasets()
-        self.data_report["train_padding_fraction"] = padding_fraction(train_ds)
         out = Path(output_dir) if output_dir else None
         networks, self.history = [], []
         members = max(1, cfg.train.ensemble)
@@ -300,13 +298,10 @@ class TextClassifier:
     # ------------------------------------------------------------- artifacts
     def save(self, path: str | Path) -> Path:
         """Write the one-file artifact (`.keras`): raw strings in, probabilities out."""
+        from textlstm.artifact import save_keras
+
         self._require_model()
-        path = Path(path)
-        if path.suffix != ".keras":
-            raise ValueError(f"artifact path must end in .keras, got {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.model.save(path)
-        return path
+        return save_keras(self.model, path)
 
     def export(self, path: str | Path) -> Path:
         """A TF SavedModel whose `serve` signature takes a `tf.string` vector."""
@@ -319,11 +314,11 @@ class TextClassifier:
         self._require_model()
         return cudnn_report(self.networks[0])
 
-    def write_outputs(self, output_dir: str | Path, metrics: dict | None = None) -> dict:
+    def write_outputs(self, output_dir: str | Path, metrics: dict | None = None, extra: dict | None = None) -> dict:
         """model.keras, metrics.json and plots (history.csv comes from `fit`)."""
         from textlstm.artifact import write_outputs
 
-        return write_outputs(self, output_dir, self.history[0] if self.history else None, metrics)
+        return write_outputs(self, output_dir, self.history[0] if self.history else None, metrics, extra)
 
     def __repr__(self) -> str:
         state = "trained" if self.model is not None else "untrained"

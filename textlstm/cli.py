@@ -53,11 +53,9 @@ def cmd_train(args) -> int:
     runner.fit(output_dir=out)
     train_seconds = time.perf_counter() - start
     metrics = runner.evaluate(output_dir=out) if _has_test(runner) else None
-    report = runner.write_outputs(out, metrics)
+    runner.write_outputs(out, metrics, extra={"train_seconds": train_seconds})
     if args.saved_model:
         runner.export(out / "saved_model")
-    report["train_seconds"] = train_seconds
-    (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str))
     keys = ("train_examples", "vocabulary_size", "mean_length", "truncated", "train_padding_fraction",
             "empty_after_standardization_skipped")
     summary = {"output": str(out), "train_seconds": round(train_seconds, 1),

@@ -99,17 +99,29 @@ def batch_by_length(
     return ds.prefetch(PREFETCH).with_options(dataset_options())
 
 
-def count_batches(ds: tf.data.Dataset) -> int:
-    """Batches in one pass (bucketing makes the count unknown to tf.data)."""
-    return int(ds.reduce(np.int64(0), lambda n, *_: n + 1))
-
-
-def padding_fraction(ds: tf.data.Dataset) -> float:
-    """Pad positions / all positions over the 2-D int inputs of one pass."""
-    pad = total = 0
+def batch_stats(ds: tf.data.Dataset) -> tuple[int, float]:
+    """`(batches, padding fraction)` of one pass; the fraction is pad positions
+    / all positions over the 2-D int inputs."""
+    pad = total = batches = 0
     for x, _ in ds:
+        batches += 1
         for t in tf.nest.flatten(x):
             if t.dtype.is_integer and t.shape.rank == 2:
                 pad += int(tf.size(t) - tf.math.count_nonzero(t, dtype=tf.int32))
                 total += int(tf.size(t))
-    return pad / total if total else 0.0
+    return batches, (pad / total if total else 0.0)
+
+
+def padding_fraction(ds: tf.data.Dataset) -> float:
+    """Pad positions / all positions over the 2-D int inputs of one pass."""
+    return batch_stats(ds)[1]
+
+
+def with_known_cardinality(ds: tf.data.Dataset) -> tuple[tf.data.Dataset, float]:
+    """`(ds, padding fraction)` with the batch count declared to tf.data.
+
+    Bucketing hides the count, but it is the same every epoch (bucket sizes do
+    not depend on the order), so declaring it gives Keras a progress bar with a
+    total. One pass measures both."""
+    batches, fraction = batch_stats(ds)
+    return ds.apply(tf.data.experimental.assert_cardinality(batches)), fraction

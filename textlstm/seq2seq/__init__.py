@@ -21,6 +21,8 @@ Attributes load lazily so `textlstm.config` can import `textlstm.seq2seq.config`
 without pulling in TensorFlow.
 """
 
+from textlstm._lazy import lazy_getattr
+
 _LAZY = {
     "Seq2SeqModelConfig": "textlstm.seq2seq.config",
     "build_seq2seq": "textlstm.seq2seq.model",
@@ -39,12 +41,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'textlstm.seq2seq' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = list(_LAZY)

@@ -32,7 +32,7 @@ import tensorflow as tf
 from textlstm import __version__
 from textlstm.config import PipelineConfig, load_pipeline, pipeline_from_dict
 from textlstm.data import Splits, load_splits, load_test_split
-from textlstm.data.batching import batch_by_length, bucket_boundaries, count_batches, padding_fraction
+from textlstm.data.batching import batch_by_length, bucket_boundaries, with_known_cardinality
 from textlstm.layers import Metadata, NonEmptySequences
 from textlstm.models.cudnn import cudnn_report
 from textlstm.seq2seq.data import END_ID, START_ID, check_target_vocabulary, detokenize, make_pair_vectorizers, pair_examples
@@ -43,11 +43,6 @@ from textlstm.training import fit as fit_model
 from textlstm.training import make_optimizer
 
 LOWERCASING = {"lower", "lower_html", "lower_punctuation_html", "lower_punctuation_tokens"}
-
-
-def _known_cardinality(ds):
-    # Bucketing hides the batch count from tf.data; it is fixed, so declare it (progress bar total).
-    return ds.apply(tf.data.experimental.assert_cardinality(count_batches(ds)))
 
 
 class Translator:
@@ -118,16 +113,17 @@ class Translator:
         return self
 
     def datasets(self, batch_size: int | None = None):
-        """`(train, validation)` batched by length, right-padded (after `prepare`)."""
+        """`(train, validation)` batched by length, right-padded (after `prepare`);
+        records the training padding fraction in `data_report`."""
         tc = self.config.train
         batch_size = batch_size or tc.batch_size
-        train = _known_cardinality(batch_by_length(
+        train, self.data_report["train_padding_fraction"] = with_known_cardinality(batch_by_length(
             self._train_examples, batch_size, self._boundaries, shuffle=True, shuffle_buffer=tc.shuffle_buffer,
             seed=tc.seed, bucketing=tc.bucketing))
         val = None
         if self._val_examples is not None:
-            val = _known_cardinality(batch_by_length(self._val_examples, batch_size, self._boundaries,
-                                                     bucketing=tc.bucketing))
+            val = with_known_cardinality(batch_by_length(self._val_examples, batch_size, self._boundaries,
+                                                         bucketing=tc.bucketing))[0]
         return train, val
 
     def build_network(self, model_config=None, train_config=None) -> keras.Model:
@@ -152,7 +148,6 @@ class Translator:
         or on the pipeline's data when `sources` is None."""
         self.prepare(sources, targets, validation)
         train_ds, val_ds = self.datasets()
-        self.data_report["train_padding_fraction"] = padding_fraction(train_ds)
         keras.utils.set_random_seed(self.config.train.seed)
         net = self.build_network()
         self.history = fit_model(net, train_ds, val_ds, self._train_config(), Path(output_dir) if output_dir else None)
@@ -276,13 +271,10 @@ class Translator:
     # ------------------------------------------------------------- artifacts
     def save(self, path) -> Path:
         """Write the one-file artifact (`.keras`)."""
+        from textlstm.artifact import save_keras
+
         self._require_model()
-        path = Path(path)
-        if path.suffix != ".keras":
-            raise ValueError(f"artifact path must end in .keras, got {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.model.save(path)
-        return path
+        return save_keras(self.model, path)
 
     def export(self, path) -> Path:
         """Not supported yet: the decoding loops are not part of the artifact model."""
@@ -296,11 +288,11 @@ class Translator:
         self._require_model()
         return cudnn_report(self.network)
 
-    def write_outputs(self, output_dir, metrics: dict | None = None) -> dict:
+    def write_outputs(self, output_dir, metrics: dict | None = None, extra: dict | None = None) -> dict:
         """model.keras, metrics.json (`test.bleu`, ...), learning_curves.png; history.csv comes from `fit`."""
         from textlstm.artifact import write_outputs
 
-        return write_outputs(self, output_dir, self.history, metrics)
+        return write_outputs(self, output_dir, self.history, metrics, extra)
 
     def __repr__(self) -> str:
         state = "trained" if self.inference is not None else "untrained"

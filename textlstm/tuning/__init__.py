@@ -13,6 +13,8 @@ Modules: `space` (the `search:` section, no TensorFlow), `hypermodel`
 `sweep` (`tune`), `cli` (`textlstm tune`).
 """
 
+from textlstm._lazy import lazy_getattr
+
 _LAZY = {
     "tune": "textlstm.tuning.sweep",
     "TuneResult": "textlstm.tuning.sweep",
@@ -26,12 +28,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'textlstm.tuning' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = list(_LAZY)

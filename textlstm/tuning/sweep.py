@@ -125,9 +125,8 @@ def retrain(cfg: PipelineConfig, directory: Path, search_report: dict):
     runner.fit(output_dir=directory)
     splits = getattr(runner, "splits", None)
     metrics = runner.evaluate(output_dir=directory) if splits is not None and splits.test is not None else None
-    report = runner.write_outputs(directory, metrics)
-    report |= {"train_seconds": time.perf_counter() - start, "search": search_report}
-    (directory / "metrics.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    runner.write_outputs(directory, metrics,
+                         extra={"train_seconds": time.perf_counter() - start, "search": search_report})
     return runner, metrics
 
 
