@@ -125,15 +125,21 @@ def test_backup_and_restore_resumes_a_killed_run(tmp_path):
     assert epochs == [0, 1, 2, 3]
 
 
-def test_naive_bayes_wide_path_trains_saves_and_loads(tmp_path):
+@pytest.mark.parametrize("init", ["naive_bayes", "nbsvm"])
+def test_ngram_wide_path_trains_saves_and_loads(tmp_path, init):
     keras.utils.set_random_seed(0)
     texts = ["good fun film", "great acting", "dull plot", "awful boring film", "good story", "boring acting"] * 6
     labels = ["pos", "pos", "neg", "neg", "pos", "neg"] * 6
-    cfg = pipeline_from_dict({"model": {"units": [4], "embedding_dim": 4, "ngram_features": 2, "ngram_buckets": 4096},
+    cfg = pipeline_from_dict({"model": {"units": [4], "embedding_dim": 4, "ngram_features": 2, "ngram_buckets": 4096,
+                                        "ngram_chars": [2, 4], "ngram_init": init, "ngram_epochs": 3},
                               "train": {"epochs": 2, "verbose": 0, "patience": None}})
     clf = TextClassifier(cfg).fit(texts, labels, validation=(texts[:6], labels[:6]))
     weights = clf.network.get_layer("ngram_weights").get_weights()[0]
-    assert (weights > 0).any() and (weights < 0).any()  # naive Bayes ratios, both signs
+    assert (weights > 0).any() and (weights < 0).any()  # naive Bayes ratios (or NBSVM weights), both signs
+    assert ("nbsvm" in clf.data_report) == (init == "nbsvm")
+    chars = clf.network.get_layer("ngrams").get_weights()[0]
+    vocab = clf.vectorizer.get_vocabulary()
+    assert chars.shape[0] == len(vocab) and (chars[vocab.index("boring")] > 0).sum() == 7 + 6 + 5  # 2..4-grams of "<boring>"
     assert clf.predict(["good film", "boring plot"])[0].label == "pos"
     loaded = textlstm.load(clf.save(tmp_path / "m.keras"))
     np.testing.assert_allclose(loaded.predict_proba(["good film"]), clf.predict_proba(["good film"]), atol=1e-6)

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from textlstm.config import ModelConfig
+from textlstm.config import ConfigError, ModelConfig
 from textlstm.layers import MaskedPooling1D, NonEmptySequences
 from textlstm.models import CudnnFallbackWarning, build_classifier, cudnn_report, recurrent_layer
 
@@ -85,6 +85,85 @@ def test_wide_path_is_padding_invariant_and_trainable():
     a = np.asarray(model(np.array([[3, 4, 5]])))
     b = np.asarray(model(np.array([[3, 4, 5, 0, 0]])))
     np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_char_ngram_table_shares_subwords_between_inflections():
+    from textlstm.models.ngrams import char_ngram_table
+
+    long_word = "".join(chr(0x4E00 + i) for i in range(40))  # 40 distinct characters
+    table = char_ngram_table(["", "[UNK]", "film", "films", long_word], 2, 5, buckets=1 << 20)
+    assert table.dtype == np.int32 and not table[:2].any()       # padding and [UNK] have none
+    film, films = set(table[2][table[2] > 0]), set(table[3][table[3] > 0])
+    assert len(film) == 5 + 4 + 3 + 2                             # <f fi il lm m> ... <film> in "<film>"
+    assert len(film & films) == len(film) - 4                     # all but the four ending in "m>"
+    assert (table[4] > 0).sum() == 64 and table.shape[1] == 64     # long tokens are capped
+    with pytest.raises(ValueError, match="min <= max"):
+        char_ngram_table(["a"], 5, 2, buckets=100)
+
+
+def test_hashed_ngrams_add_each_tokens_char_ngrams_and_survive_saving(tmp_path):
+    from textlstm.layers import HashedNgrams
+    from textlstm.models.ngrams import char_ngram_table
+
+    table = char_ngram_table(["", "[UNK]", "good", "film"], 2, 3, buckets=1000)
+    layer = HashedNgrams(order=1, buckets=1000, char_ngrams_shape=table.shape)
+    layer.char_ngrams.assign(table)
+    grams = np.asarray(layer(np.array([[2, 3, 0]])))
+    words, chars = grams[0, :3], grams[0, 3:]          # unigrams first, then k char n-grams per position
+    assert (words > 0).tolist() == [True, True, False]
+    assert chars.shape == (3 * table.shape[1],)
+    assert sorted(chars[chars > 0]) == sorted([*table[2][table[2] > 0], *table[3][table[3] > 0]])
+    model = keras.Sequential([keras.Input((None,), dtype="int64"), layer])
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(np.asarray(loaded(np.array([[2, 3, 0]]))), grams)
+
+
+@pytest.mark.parametrize("learn", ["scale", "all"])
+def test_wide_path_learning_modes(learn):
+    from textlstm.models.ngrams import char_ngram_table
+
+    keras.utils.set_random_seed(0)
+    table = char_ngram_table(["", "[UNK]"] + [f"w{i}" for i in range(28)], 2, 3, buckets=512)
+    ratios = np.random.default_rng(0).normal(size=(512, 1)).astype("float32")
+    config = ModelConfig(units=[4], ngram_features=2, ngram_chars=[2, 3], ngram_buckets=512, ngram_learn=learn)
+    model = build_classifier(config, 30, 2, ngram_weights=ratios, char_ngrams=table)
+    trainable = {w.path.split("/")[0] for w in model.trainable_weights}
+    assert ("ngram_weights" in trainable) == (learn == "all")
+    assert ("ngram_scale" in trainable) == (learn == "scale")
+    a = np.asarray(model(np.array([[3, 4, 5]])))
+    np.testing.assert_allclose(a, np.asarray(model(np.array([[3, 4, 5, 0, 0]]))), atol=1e-6)
+
+
+def test_nbsvm_learns_factors_on_its_ratios_and_hands_them_over():
+    from textlstm.models import build_nbsvm, nbsvm_weights
+
+    keras.utils.set_random_seed(0)
+    # token 3 is positive, 4 negative; the ratios know only token 3
+    ratios = np.zeros((64, 1), "float32")
+    ids = np.array([[3, 0], [4, 0], [3, 5], [4, 5]] * 16)
+    y = np.array([1, 0, 1, 0] * 16, "float32")
+    config = ModelConfig(ngram_features=1, ngram_buckets=64, ngram_l2=1e-4)
+    from textlstm.layers import HashedNgrams
+    g3, g4 = np.asarray(HashedNgrams(1, 64)(np.array([[3, 4]])))[0]
+    ratios[g3], ratios[g4] = 1.0, -0.5
+    model = build_nbsvm(config, 2, ratios)
+    assert [w.path.split("/")[0] for w in model.trainable_weights] == ["ngram_factors", "logits", "logits"]
+    assert np.allclose(nbsvm_weights(model), 0.0)              # factors start at 0
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
+    model.fit(ids, y, epochs=20, verbose=0)
+    weights = nbsvm_weights(model)[:, 0]
+    assert weights[g3] > 0 > weights[g4]
+    mask = np.ones(64, bool)
+    mask[[g3, g4]] = False
+    assert np.allclose(weights[mask], 0.0)                      # no ratio, no weight
+
+
+def test_wide_path_config_errors():
+    with pytest.raises(ConfigError, match="ngram_learn must be"):
+        build_classifier(ModelConfig(units=[4], ngram_features=2, ngram_buckets=64, ngram_learn="svm"), 30, 2)
+    with pytest.raises(ConfigError, match="character n-gram table"):
+        build_classifier(ModelConfig(units=[4], ngram_chars=[2, 4], ngram_buckets=64), 30, 2)
 
 
 def test_naive_bayes_weights_point_the_right_way():

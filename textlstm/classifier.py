@@ -33,8 +33,8 @@ from textlstm.data.batching import (batch_by_length, bucket_boundaries, sequence
 from textlstm.data.vectorize import load_pretrained_vectors, make_vectorizer
 from textlstm.evaluation import classification_metrics, plot_confusion_matrix
 from textlstm.layers import HashedNgrams, Metadata, NonEmptySequences
-from textlstm.models import build_classifier, cudnn_report
-from textlstm.models.ngrams import naive_bayes_weights
+from textlstm.models import build_classifier, build_nbsvm, cudnn_report, nbsvm_weights
+from textlstm.models.ngrams import char_ngram_table, naive_bayes_weights
 from textlstm.training import fit as fit_model
 from textlstm.training import make_optimizer
 
@@ -81,7 +81,7 @@ class TextClassifier:
         self.history: list[dict] = []
         self.data_report: dict = {}
         self.embeddings = None
-        self._ngram_weights: dict = {}
+        self._wide_cache: dict = {}
 
     @classmethod
     def from_pipeline(cls, path: str | Path | None = None, overrides: list[str] | None = None) -> "TextClassifier":
@@ -157,26 +157,61 @@ class TextClassifier:
         })
         if empty:
             log.warning("%d training texts standardize to no tokens; they were skipped", empty)
-        self._ngram_weights = {}
+        self._wide_cache = {}
         return self
 
-    def _naive_bayes_weights(self, mc):
-        """Naive Bayes log-count ratios of the training split for the wide
-        n-gram path (computed once per n-gram order and bucket count)."""
+    def _char_ngrams(self, mc) -> np.ndarray | None:
+        """The character n-gram table of the vocabulary for `model.ngram_chars`."""
+        if not mc.ngram_chars:
+            return None
+        if len(mc.ngram_chars) != 2:
+            raise ConfigError(f"model.ngram_chars must be [min, max], e.g. [2, 5], got {mc.ngram_chars!r}")
+        key = ("chars", *mc.ngram_chars, mc.ngram_buckets)
+        if key not in self._wide_cache:
+            self._wide_cache[key] = char_ngram_table(self.vectorizer.get_vocabulary(), *mc.ngram_chars,
+                                                        buckets=mc.ngram_buckets)
+        return self._wide_cache[key]
+
+    def _ngram_weights(self, mc) -> np.ndarray | None:
+        """Initial weights of the wide n-gram path for `model.ngram_init`
+        (computed once per n-gram setting): naive Bayes log-count ratios of
+        the training split, or those refined by a fitted NBSVM."""
+        if mc.ngram_init not in ("naive_bayes", "nbsvm", "zeros"):
+            raise ConfigError(f"model.ngram_init must be naive_bayes, nbsvm or zeros, got {mc.ngram_init!r}")
         if mc.ngram_init == "zeros":
             return None
-        if mc.ngram_init != "naive_bayes":
-            raise ConfigError(f"model.ngram_init must be naive_bayes or zeros, got {mc.ngram_init!r}")
-        key = (mc.ngram_features, mc.ngram_buckets)
-        if key not in self._ngram_weights:
-            hashed = HashedNgrams(*key)
+        key = ("naive_bayes", mc.ngram_features, mc.ngram_buckets, *(mc.ngram_chars or ()))
+        if key not in self._wide_cache:
+            chars = self._char_ngrams(mc)
+            hashed = HashedNgrams(mc.ngram_features, mc.ngram_buckets,
+                                  char_ngrams_shape=None if chars is None else chars.shape)
+            if chars is not None:
+                hashed.char_ngrams.assign(chars)
             grams, labels = [], []
             for ids, y in self._train_examples.padded_batch(1024):
                 grams.extend(np.asarray(hashed(ids)))
                 labels.extend(y.numpy())
-            self._ngram_weights[key] = naive_bayes_weights(grams, np.asarray(labels), self.labels.num_classes,
-                                                           mc.ngram_buckets)
-        return self._ngram_weights[key]
+            self._wide_cache[key] = naive_bayes_weights(grams, np.asarray(labels), self.labels.num_classes,
+                                                        mc.ngram_buckets)
+        if mc.ngram_init == "naive_bayes":
+            return self._wide_cache[key]
+        nbsvm_key = (*key, "nbsvm", mc.ngram_l2, mc.ngram_epochs, mc.ngram_learning_rate)
+        if nbsvm_key not in self._wide_cache:
+            self._wide_cache[nbsvm_key] = self._fit_nbsvm(mc, self._wide_cache[key])
+        return self._wide_cache[nbsvm_key]
+
+    def _fit_nbsvm(self, mc, ratios: np.ndarray) -> np.ndarray:
+        """Fit the n-gram path alone as NBSVM (early stopping on validation)
+        and return its per-n-gram weights."""
+        tc = dataclasses.replace(self.config.train, epochs=mc.ngram_epochs, learning_rate=mc.ngram_learning_rate,
+                                 patience=2, restore_best=True, tensorboard=False, steps_per_epoch=None)
+        log.info("fitting the NBSVM n-gram path (at most %d epochs)", mc.ngram_epochs)
+        net = self._compile(build_nbsvm(mc, self.labels.num_classes, ratios, self._char_ngrams(mc)), tc)
+        train, val = self.datasets()
+        history = fit_model(net, train, val, tc)
+        monitor = "val_accuracy" if val is not None else "accuracy"
+        self.data_report["nbsvm"] = {"epochs_run": len(history[monitor]), f"best_{monitor}": max(history[monitor])}
+        return nbsvm_weights(net)
 
     def datasets(self, batch_size: int | None = None):
         """`(train, validation)` tf.data datasets batched by length (after
@@ -198,8 +233,13 @@ class TextClassifier:
         model_config = model_config or self.config.model
         net = build_classifier(model_config, self.vectorizer.vocabulary_size(), self.labels.num_classes,
                                self.embeddings, self.config.vectorizer.train_pretrained, name=name,
-                               ngram_weights=self._naive_bayes_weights(model_config) if model_config.ngram_features else None)
+                               **self._wide_inputs(model_config))
         return self._compile(net, train_config or self.config.train)
+
+    def _wide_inputs(self, mc) -> dict:
+        if not (mc.ngram_features or mc.ngram_chars):
+            return {}
+        return {"ngram_weights": self._ngram_weights(mc), "char_ngrams": self._char_ngrams(mc)}
 
     # ----------------------------------------------------------------- fit
     def fit(self, texts=None, labels=None, validation=None, output_dir: str | Path | None = None) -> "TextClassifier":

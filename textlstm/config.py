@@ -124,8 +124,13 @@ class ModelConfig:
     l2: float = 0.0  # weight decay on embedding and dense kernels
     ngram_features: int = 0  # >0: add a linear bag of hashed 1..n-grams to the logits (wide & deep)
     ngram_buckets: int = 2**20
-    ngram_init: str = "naive_bayes"  # naive_bayes (log-count ratios from the training split) | zeros
-    ngram_trainable: bool = False
+    ngram_chars: list[int] | None = None  # e.g. [2, 5]: add each token's character 2..5-grams (subwords) to that path
+    ngram_init: str = "naive_bayes"  # naive_bayes: log-count ratios of the training split | nbsvm: those ratios
+    #   refined by a logistic regression fitted first (Wang & Manning 2012; L2 `ngram_l2`) | zeros
+    ngram_learn: str = "scale"  # scale: weights fixed, one learned scale | all: every weight learned with the LSTM
+    ngram_l2: float = 5e-4  # L2 on the NBSVM factors (about 1 / (2 C n) for scikit-learn's C)
+    ngram_epochs: int = 10  # at most this many epochs for the NBSVM fit (early stopping on validation)
+    ngram_learning_rate: float = 3e-3
 
 
 @dataclass

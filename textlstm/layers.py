@@ -105,18 +105,28 @@ class HashedNgrams(keras.layers.Layer):
     """Ids of the 1..`order`-grams of right-padded token-id rows, hashed into
     `buckets` (0 stays padding): the input of a linear bag-of-n-grams path.
 
+    With `char_ngrams_shape=(vocabulary_size, k)` the layer also emits, for
+    every token, the hashed character n-grams of its vocabulary entry (a
+    fastText-style subword table of `k` ids per token, 0-padded, built by
+    `textlstm.models.ngrams.char_ngram_table` and stored as a weight), so rare
+    and unseen inflections share evidence with their stems.
+
     >>> HashedNgrams(order=2, buckets=100)(np.array([[3, 4, 0]])).shape
     (1, 6)
     """
 
-    def __init__(self, order: int = 2, buckets: int = 2**18, **kwargs):
+    def __init__(self, order: int = 2, buckets: int = 2**18, char_ngrams_shape=None, **kwargs):
         super().__init__(**kwargs)
         self.order = order
         self.buckets = buckets
+        self.char_ngrams_shape = tuple(char_ngrams_shape) if char_ngrams_shape else None
+        if self.char_ngrams_shape:
+            self.char_ngrams = self.add_weight(shape=self.char_ngrams_shape, initializer="zeros", dtype="int32",
+                                               trainable=False, name="char_ngrams")
 
     def call(self, ids):
         ids = ops.cast(ids, "int64")
-        grams = [ops.where(ids > 0, (ids * 2654435761) % (self.buckets - 1) + 1, 0)]
+        grams = [ops.where(ids > 0, (ids * 2654435761) % (self.buckets - 1) + 1, 0)] if self.order else []
         for n in range(2, self.order + 1):
             h = ids[:, : ops.shape(ids)[1] - n + 1]
             valid = h > 0
@@ -125,10 +135,16 @@ class HashedNgrams(keras.layers.Layer):
                 h = h * 1000003 + nxt
                 valid = ops.logical_and(valid, nxt > 0)
             grams.append(ops.where(valid, (h * n) % (self.buckets - 1) + 1, 0))
-        return ops.concatenate(grams, axis=1)
+        if self.char_ngrams_shape:
+            # Out-of-range ids (none in practice) map to row 0, which is all padding.
+            rows = ops.where(ids < self.char_ngrams_shape[0], ids, 0)
+            chars = ops.take(self.char_ngrams, ops.cast(rows, "int32"), axis=0)  # (batch, time, k)
+            grams.append(ops.cast(ops.reshape(chars, (ops.shape(ids)[0], -1)), "int64"))
+        return ops.concatenate(grams, axis=1) if len(grams) > 1 else grams[0]
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], None)
 
     def get_config(self):
-        return {**super().get_config(), "order": self.order, "buckets": self.buckets}
+        return {**super().get_config(), "order": self.order, "buckets": self.buckets,
+                "char_ngrams_shape": list(self.char_ngrams_shape) if self.char_ngrams_shape else None}

@@ -26,14 +26,17 @@ def build_classifier(
     train_embeddings: bool = True,
     name: str = "classifier",
     ngram_weights: np.ndarray | None = None,
+    char_ngrams: np.ndarray | None = None,
 ) -> keras.Model:
     """A functional model from token ids `(batch, time)` (0 = padding) to
     class probabilities: one sigmoid unit for 2 classes, softmax otherwise.
 
-    With `config.ngram_features`, a linear path over hashed n-grams is added to
-    the logits ("wide & deep"); `ngram_weights` `(ngram_buckets, outputs)`
-    initializes it, e.g. with naive Bayes log-count ratios
-    (`textlstm.models.ngrams.naive_bayes_weights`)."""
+    With `config.ngram_features` (and/or `config.ngram_chars`), a linear path
+    over hashed word n-grams (and the character n-grams of each token, given
+    as the `char_ngrams` table from `textlstm.models.ngrams.char_ngram_table`)
+    is added to the logits ("wide & deep"); `ngram_weights`
+    `(ngram_buckets, outputs)` initializes it, e.g. with naive Bayes
+    log-count ratios (`textlstm.models.ngrams.naive_bayes_weights`)."""
     if not config.units:
         raise ConfigError("model.units must list at least one layer size")
     if num_classes < 2:
@@ -78,16 +81,66 @@ def build_classifier(
     binary = num_classes == 2
     outputs = 1 if binary else num_classes
     logits = keras.layers.Dense(outputs, kernel_regularizer=reg, name="logits")(x)
-    if config.ngram_features:
-        # Wide path (as in wide & deep, or fastText): a linear model over hashed
-        # 1..n-grams, added to the recurrent path's logits.
-        grams = HashedNgrams(config.ngram_features, config.ngram_buckets, name="ngrams")(ids)
-        init = "zeros" if ngram_weights is None else keras.initializers.Constant(ngram_weights)
-        weights = keras.layers.Embedding(config.ngram_buckets, outputs, mask_zero=True, embeddings_initializer=init,
-                                         trainable=config.ngram_trainable, name="ngram_weights")(grams)
-        wide = MaskedPooling1D("sum", name="ngram_sum")(weights)
-        # A learned scale (identity at first) calibrates the naive Bayes logits.
-        wide = keras.layers.Dense(outputs, use_bias=False, kernel_initializer="identity", name="ngram_scale")(wide)
-        logits = keras.layers.Add(name="wide_and_deep")([logits, wide])
+    if config.ngram_features or config.ngram_chars:
+        logits = keras.layers.Add(name="wide_and_deep")([logits, _wide_path(ids, config, outputs, ngram_weights,
+                                                                            char_ngrams)])
     probs = keras.layers.Activation("sigmoid" if binary else "softmax", name="probabilities")(logits)
     return keras.Model(ids, probs, name=name)
+
+
+def build_nbsvm(config: ModelConfig, num_classes: int, ngram_weights: np.ndarray,
+                char_ngrams: np.ndarray | None = None, name: str = "nbsvm") -> keras.Model:
+    """The wide path alone as NBSVM (Wang & Manning 2012): a logistic
+    regression whose weight for each n-gram is its naive Bayes ratio times a
+    learned factor (starting at 0, L2 `config.ngram_l2`). `nbsvm_weights`
+    reads the fitted weights (ratio x factor) back out of it."""
+    binary = num_classes == 2
+    outputs = 1 if binary else num_classes
+    ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
+    gram_ids = _hashed_ngrams(ids, config, char_ngrams)
+    ratios = keras.layers.Embedding(config.ngram_buckets, outputs, mask_zero=True, trainable=False,
+                                    embeddings_initializer=keras.initializers.Constant(ngram_weights),
+                                    name="ngram_weights")(gram_ids)
+    factors = keras.layers.Embedding(config.ngram_buckets, outputs, mask_zero=True, embeddings_initializer="zeros",
+                                     embeddings_regularizer=keras.regularizers.L2(config.ngram_l2),
+                                     name="ngram_factors")(gram_ids)
+    logits = MaskedPooling1D("sum", name="ngram_sum")(keras.layers.Multiply(name="nbsvm")([ratios, factors]))
+    logits = keras.layers.Dense(outputs, name="logits")(logits)  # a scale and a bias
+    probs = keras.layers.Activation("sigmoid" if binary else "softmax", name="probabilities")(logits)
+    return keras.Model(ids, probs, name=name)
+
+
+def nbsvm_weights(model: keras.Model) -> np.ndarray:
+    """Per-n-gram weights `(buckets, outputs)` of a fitted `build_nbsvm` model
+    (ratio x factor x the final scale), to initialize the wide path."""
+    ratios = model.get_layer("ngram_weights").get_weights()[0]
+    factors = model.get_layer("ngram_factors").get_weights()[0]
+    scale = model.get_layer("logits").get_weights()[0]  # (outputs, outputs)
+    return ((ratios * factors) @ scale).astype("float32")
+
+
+def _hashed_ngrams(ids, config: ModelConfig, char_ngrams):
+    if config.ngram_chars and char_ngrams is None:
+        raise ConfigError("model.ngram_chars needs the character n-gram table of the vocabulary (char_ngrams=...)")
+    grams = HashedNgrams(config.ngram_features, config.ngram_buckets,
+                         char_ngrams_shape=char_ngrams.shape if config.ngram_chars else None, name="ngrams")
+    gram_ids = grams(ids)
+    if config.ngram_chars:
+        grams.char_ngrams.assign(char_ngrams)
+    return gram_ids
+
+
+def _wide_path(ids, config: ModelConfig, outputs: int, ngram_weights, char_ngrams):
+    """A linear model over hashed n-grams (as in wide & deep, or fastText):
+    the sum of one weight (per output) for every n-gram of the text."""
+    if config.ngram_learn not in ("scale", "all"):
+        raise ConfigError(f"model.ngram_learn must be scale or all, got {config.ngram_learn!r}")
+    gram_ids = _hashed_ngrams(ids, config, char_ngrams)
+    init = "zeros" if ngram_weights is None else keras.initializers.Constant(ngram_weights)
+    weights = keras.layers.Embedding(config.ngram_buckets, outputs, mask_zero=True, embeddings_initializer=init,
+                                     trainable=config.ngram_learn == "all", name="ngram_weights")(gram_ids)
+    wide = MaskedPooling1D("sum", name="ngram_sum")(weights)
+    if config.ngram_learn == "scale":
+        # A learned scale (identity at first) calibrates the fixed weights.
+        wide = keras.layers.Dense(outputs, use_bias=False, kernel_initializer="identity", name="ngram_scale")(wide)
+    return wide
