@@ -32,8 +32,8 @@ from textlstm.data.batching import (batch_by_length, bucket_boundaries, sequence
                                     with_known_cardinality)
 from textlstm.data.vectorize import load_pretrained_vectors, make_vectorizer
 from textlstm.evaluation import classification_metrics, plot_confusion_matrix
-from textlstm.layers import HashedNgrams, Metadata, NonEmptySequences
-from textlstm.models import build_classifier, build_nbsvm, cudnn_report, nbsvm_weights
+from textlstm.layers import Metadata, NonEmptySequences
+from textlstm.models import build_classifier, build_nbsvm, cudnn_report, nbsvm_weights, ngram_layer
 from textlstm.models.ngrams import char_ngram_table, naive_bayes_weights
 from textlstm.training import fit as fit_model
 from textlstm.training import make_optimizer
@@ -182,11 +182,7 @@ class TextClassifier:
             return None
         key = ("naive_bayes", mc.ngram_features, mc.ngram_buckets, *(mc.ngram_chars or ()))
         if key not in self._wide_cache:
-            chars = self._char_ngrams(mc)
-            hashed = HashedNgrams(mc.ngram_features, mc.ngram_buckets,
-                                  char_ngrams_shape=None if chars is None else chars.shape)
-            if chars is not None:
-                hashed.char_ngrams.assign(chars)
+            hashed = ngram_layer(mc, self._char_ngrams(mc))
             grams, labels = [], []
             for ids, y in self._train_examples.padded_batch(1024):
                 grams.extend(np.asarray(hashed(ids)))

@@ -97,10 +97,8 @@ def build_nbsvm(config: ModelConfig, num_classes: int, ngram_weights: np.ndarray
     binary = num_classes == 2
     outputs = 1 if binary else num_classes
     ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
-    gram_ids = _hashed_ngrams(ids, config, char_ngrams)
-    ratios = keras.layers.Embedding(config.ngram_buckets, outputs, mask_zero=True, trainable=False,
-                                    embeddings_initializer=keras.initializers.Constant(ngram_weights),
-                                    name="ngram_weights")(gram_ids)
+    gram_ids = ngram_layer(config, char_ngrams)(ids)
+    ratios = _ngram_weights(gram_ids, config, outputs, ngram_weights, trainable=False)
     factors = keras.layers.Embedding(config.ngram_buckets, outputs, mask_zero=True, embeddings_initializer="zeros",
                                      embeddings_regularizer=keras.regularizers.L2(config.ngram_l2),
                                      name="ngram_factors")(gram_ids)
@@ -119,15 +117,23 @@ def nbsvm_weights(model: keras.Model) -> np.ndarray:
     return ((ratios * factors) @ scale).astype("float32")
 
 
-def _hashed_ngrams(ids, config: ModelConfig, char_ngrams):
+def ngram_layer(config: ModelConfig, char_ngrams: np.ndarray | None = None, name: str = "ngrams") -> HashedNgrams:
+    """The `HashedNgrams` layer for `config`'s wide path, holding the
+    character n-gram table `char_ngrams` when `config.ngram_chars` is set."""
     if config.ngram_chars and char_ngrams is None:
         raise ConfigError("model.ngram_chars needs the character n-gram table of the vocabulary (char_ngrams=...)")
-    grams = HashedNgrams(config.ngram_features, config.ngram_buckets,
-                         char_ngrams_shape=char_ngrams.shape if config.ngram_chars else None, name="ngrams")
-    gram_ids = grams(ids)
+    layer = HashedNgrams(config.ngram_features, config.ngram_buckets,
+                         char_ngrams_shape=char_ngrams.shape if config.ngram_chars else None, name=name)
     if config.ngram_chars:
-        grams.char_ngrams.assign(char_ngrams)
-    return gram_ids
+        layer.char_ngrams.assign(char_ngrams)
+    return layer
+
+
+def _ngram_weights(gram_ids, config: ModelConfig, outputs: int, init_weights, trainable: bool):
+    """One weight per output for each hashed n-gram id (0 = padding, masked)."""
+    init = "zeros" if init_weights is None else keras.initializers.Constant(init_weights)
+    return keras.layers.Embedding(config.ngram_buckets, outputs, mask_zero=True, embeddings_initializer=init,
+                                  trainable=trainable, name="ngram_weights")(gram_ids)
 
 
 def _wide_path(ids, config: ModelConfig, outputs: int, ngram_weights, char_ngrams):
@@ -135,10 +141,8 @@ def _wide_path(ids, config: ModelConfig, outputs: int, ngram_weights, char_ngram
     the sum of one weight (per output) for every n-gram of the text."""
     if config.ngram_learn not in ("scale", "all"):
         raise ConfigError(f"model.ngram_learn must be scale or all, got {config.ngram_learn!r}")
-    gram_ids = _hashed_ngrams(ids, config, char_ngrams)
-    init = "zeros" if ngram_weights is None else keras.initializers.Constant(ngram_weights)
-    weights = keras.layers.Embedding(config.ngram_buckets, outputs, mask_zero=True, embeddings_initializer=init,
-                                     trainable=config.ngram_learn == "all", name="ngram_weights")(gram_ids)
+    gram_ids = ngram_layer(config, char_ngrams)(ids)
+    weights = _ngram_weights(gram_ids, config, outputs, ngram_weights, trainable=config.ngram_learn == "all")
     wide = MaskedPooling1D("sum", name="ngram_sum")(weights)
     if config.ngram_learn == "scale":
         # A learned scale (identity at first) calibrates the fixed weights.
