@@ -4,14 +4,17 @@ A single validation split of rt_polarity (960 sentences) moves by 2-3 points
 with its seed, more than the differences between good configurations, and
 the test split must not be used for choosing. This script pools the
 pipeline's training rows (train + its held-out validation part), cuts them
-into `--folds` stratified folds, and for each variant trains on k-1 folds and
-scores the trained model (best epoch restored; members averaged for
-`train.ensemble`) on the remaining one. The test split is never read.
+into `--folds` stratified folds, and for each variant trains on k-1 folds
+(holding out the pipeline's `data.validation_fraction` of them for early
+stopping) and scores the trained model (best epoch restored, or refitted with
+`train.refit`; members averaged for `train.ensemble`) on the remaining fold,
+which no choice has seen. The test split is never read.
 
     python bench/cv_classifier.py pipelines/rt_polarity.yaml \
         --variant base \
         --variant chars model.ngram_chars=[2,5] \
-        --variant nbsvm model.ngram_chars=[2,5] model.ngram_learn=nbsvm
+        --variant nbsvm model.ngram_chars=[2,5] model.ngram_init=nbsvm \
+        --variant refit train.refit=true
 
 Prints one JSON object: per variant the fold accuracies, their mean and
 standard error, the best epochs and the wall time.
@@ -54,28 +57,35 @@ def cross_validate(pipeline: str, overrides: list[str], folds: int, seed: int) -
     from textlstm.classifier import TextClassifier
     from textlstm.config import load_pipeline
     from textlstm.data import load_splits
+    from textlstm.data.labels import stratified_split
+    from textlstm.training import best_epoch
 
     cfg = load_pipeline(pipeline, [*overrides, "train.verbose=0", "train.tensorboard=false"])
     splits = load_splits(cfg.data, "classification", cfg.train.seed)
     rows = splits.train.rows + splits.validation.rows
     texts, labels = [r[0] for r in rows], [r[1] for r in rows]
     start = time.perf_counter()
-    scores, epochs, wide_only = [], [], []
+    scores, epochs, val_scores, wide_only = [], [], [], []
     for k, held_out in enumerate(stratified_folds(labels, folds, seed)):
         out = set(held_out)
         keep = [i for i in range(len(rows)) if i not in out]
+        # The pipeline's own validation split, carved from the training folds:
+        # early stopping never sees the fold that is scored.
+        tr, va = stratified_split([labels[i] for i in keep], cfg.data.validation_fraction, cfg.train.seed)
+        tr, va = [keep[i] for i in tr], [keep[i] for i in va]
         keras.utils.set_random_seed(cfg.train.seed)
         held_texts, held_labels = [texts[i] for i in held_out], [labels[i] for i in held_out]
-        clf = TextClassifier(cfg).fit([texts[i] for i in keep], [labels[i] for i in keep],
-                                      validation=(held_texts, held_labels))
-        # The artifact's accuracy on the held-out fold: best epoch restored, and
-        # the average of the members when train.ensemble > 1.
+        clf = TextClassifier(cfg).fit([texts[i] for i in tr], [labels[i] for i in tr],
+                                      validation=([texts[i] for i in va], [labels[i] for i in va]))
+        # The artifact's accuracy on the held-out fold (best epoch restored, or
+        # refitted on train + validation; members averaged for train.ensemble).
         scores.append(clf.evaluate(held_texts, held_labels)["accuracy"])
-        curve = clf.history[0]["val_accuracy"]
-        epochs.append(curve.index(max(curve)) + 1)
+        epochs.append(best_epoch(clf.history[0], cfg.train))
+        val_scores.append(max(clf.history[0]["val_accuracy"]))
         if "nbsvm" in clf.data_report:  # the n-gram path fitted alone first (model.ngram_init: nbsvm)
-            wide_only.append(clf.data_report["nbsvm"]["best_val_accuracy"])
-        print(f"  fold {k + 1}/{folds}: {scores[-1]:.4f} (epoch {epochs[-1]})", file=sys.stderr, flush=True)
+            wide_only.append(clf.data_report["nbsvm"]["best_val_accuracy"])  # on the validation split
+        print(f"  fold {k + 1}/{folds}: {scores[-1]:.4f} (validation {val_scores[-1]:.4f}, epoch {epochs[-1]})",
+              file=sys.stderr, flush=True)
         keras.backend.clear_session()
     return {
         "overrides": overrides,
@@ -83,6 +93,7 @@ def cross_validate(pipeline: str, overrides: list[str], folds: int, seed: int) -
         "mean_accuracy": round(statistics.mean(scores), 4),
         "stderr": round(statistics.stdev(scores) / len(scores) ** 0.5, 4) if len(scores) > 1 else None,
         "best_epochs": epochs,
+        "validation_accuracy": [round(s, 4) for s in val_scores],
         **({"nbsvm_alone_fold_accuracy": [round(s, 4) for s in wide_only],
             "nbsvm_alone_mean_accuracy": round(statistics.mean(wide_only), 4)} if wide_only else {}),
         "seconds": round(time.perf_counter() - start, 1),

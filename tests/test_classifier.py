@@ -8,8 +8,9 @@ import tensorflow as tf
 
 import textlstm
 from textlstm.classifier import TextClassifier
-from textlstm.config import PipelineConfig, pipeline_from_dict
+from textlstm.config import ConfigError, PipelineConfig, TrainConfig, pipeline_from_dict
 from textlstm.data.sources import DataError
+from textlstm.training import best_epoch
 
 
 def test_lstm_learns_the_demo(trained_demo):
@@ -143,3 +144,79 @@ def test_ngram_wide_path_trains_saves_and_loads(tmp_path, init):
     assert clf.predict(["good film", "boring plot"])[0].label == "pos"
     loaded = textlstm.load(clf.save(tmp_path / "m.keras"))
     np.testing.assert_allclose(loaded.predict_proba(["good film"]), clf.predict_proba(["good film"]), atol=1e-6)
+
+
+@pytest.mark.parametrize("init", ["naive_bayes", "nbsvm"])
+def test_refit_trains_again_on_training_plus_validation(tmp_path, init):
+    """train.refit: validation chooses the epochs, then the model (and its
+    vocabulary and naive Bayes path) is trained again on train + validation."""
+    keras.utils.set_random_seed(0)
+    texts = ["good fun film", "great acting", "dull plot", "awful boring film", "good story", "boring acting"] * 6
+    labels = ["pos", "pos", "neg", "neg", "pos", "neg"] * 6
+    val_texts, val_labels = ["superb film", "tedious plot", "good superb story", "boring tedious acting"], \
+        ["pos", "neg", "pos", "neg"]
+    cfg = pipeline_from_dict({"model": {"units": [4], "embedding_dim": 4, "ngram_features": 2, "ngram_buckets": 4096,
+                                        "ngram_init": init, "ngram_epochs": 4},
+                              "train": {"epochs": 4, "verbose": 0, "patience": 2, "refit": True, "ensemble": 2,
+                                        "tensorboard": False}})
+    clf = TextClassifier(cfg).fit(texts, labels, validation=(val_texts, val_labels), output_dir=tmp_path)
+    chosen = [best_epoch(h, cfg.train) for h in clf.history]
+    refit = clf.data_report["refit"]
+    assert refit["epochs"] == chosen and all(1 <= e <= 4 for e in chosen)
+    assert [len(h["loss"]) for h in clf.refit_history] == chosen  # exactly the chosen epochs, no early stop
+    assert all("val_loss" not in h for h in clf.refit_history)
+    assert (refit["selection_train_examples"], refit["train_examples"]) == (36, 40)
+    assert "superb" in clf.vectorizer.get_vocabulary()  # a word seen only in validation
+    assert (tmp_path / "refit" / "member_1" / "history.csv").exists()
+    assert len(clf.networks) == 2
+    if init == "nbsvm":  # the n-gram path is refitted for the epochs its validation run chose
+        assert refit["nbsvm"]["epochs_run"] == clf.data_report["nbsvm"]["best_epoch"]
+    loaded = textlstm.load(clf.save(tmp_path / "m.keras"))
+    np.testing.assert_allclose(loaded.predict_proba(["superb film"]), clf.predict_proba(["superb film"]), atol=1e-6)
+
+
+def test_refit_needs_validation_data():
+    cfg = pipeline_from_dict({"model": {"units": [4], "embedding_dim": 4},
+                              "train": {"epochs": 1, "verbose": 0, "refit": True}})
+    with pytest.raises(ConfigError, match="train.refit needs validation data"):
+        TextClassifier(cfg).fit(["good", "bad"] * 4, ["p", "n"] * 4)
+
+
+@pytest.mark.parametrize("history,patience,restore,expected", [
+    ({"val_accuracy": [0.6, 0.8, 0.7]}, 2, True, 2),
+    ({"val_accuracy": [0.6, 0.8, 0.7]}, None, True, 3),  # no early stopping: the last epoch's weights
+    ({"val_accuracy": [0.6, 0.8, 0.7]}, 2, False, 3),
+    ({"accuracy": [0.5, 0.9, 0.7]}, 2, True, 2),  # no validation: the training metric
+])
+def test_best_epoch(history, patience, restore, expected):
+    tc = TrainConfig(patience=patience, restore_best=restore)
+    assert best_epoch(history, tc) == expected
+
+
+def test_leave_one_out_training_fits_saves_and_loads(tmp_path):
+    """model.ngram_leave_one_out: the trainer (with each text left out of the
+    naive Bayes counts) is what fit trains; the saved model is the plain one."""
+    keras.utils.set_random_seed(0)
+    texts = ["good fun film", "great acting", "dull plot", "awful boring film", "good story", "boring acting",
+             "a rare gem", "a rare mess"] * 4
+    labels = ["pos", "pos", "neg", "neg", "pos", "neg", "pos", "neg"] * 4
+    overrides = {"model": {"units": [4], "embedding_dim": 4, "ngram_features": 2, "ngram_buckets": 4096,
+                           "ngram_leave_one_out": True},
+                 "train": {"epochs": 3, "verbose": 0, "patience": None, "tensorboard": False}}
+    clf = TextClassifier(pipeline_from_dict(overrides)).fit(texts, labels, validation=(texts[:8], labels[:8]))
+    train, val = clf.datasets()
+    trainer, train, val = clf.training_setup(clf.network, train, val)
+    (ids, label), y = next(iter(train))
+    np.testing.assert_array_equal(label.numpy(), y.numpy())
+    assert (next(iter(val))[0][1].numpy() == -1).all()
+    assert "leave_one_out" in [layer.name for layer in trainer.layers]
+    assert "leave_one_out" not in [layer.name for layer in clf.network.layers]
+    # Left out of the counts, a training text is predicted less confidently than by the saved model.
+    left_out = trainer.predict_on_batch([ids, label])[:, 0]
+    assert (np.abs(left_out - 0.5) < np.abs(clf.network.predict_on_batch(ids)[:, 0] - 0.5)).mean() > 0.9
+    assert clf.predict(["good fun film", "awful boring film"])[0].label == "pos"
+    loaded = textlstm.load(clf.save(tmp_path / "m.keras"))
+    np.testing.assert_allclose(loaded.predict_proba(["a rare gem"]), clf.predict_proba(["a rare gem"]), atol=1e-6)
+    bad = pipeline_from_dict({**overrides, "model": {**overrides["model"], "ngram_init": "nbsvm"}})
+    with pytest.raises(ConfigError, match="ngram_leave_one_out needs the naive Bayes n-gram path"):
+        TextClassifier(bad).fit(texts, labels, validation=(texts[:8], labels[:8]))

@@ -6,7 +6,7 @@ import pytest
 
 from textlstm.config import ConfigError, ModelConfig
 from textlstm.layers import MaskedPooling1D, NonEmptySequences
-from textlstm.models import CudnnFallbackWarning, build_classifier, cudnn_report, recurrent_layer
+from textlstm.models import CudnnFallbackWarning, build_classifier, cudnn_report, ngram_layer, recurrent_layer
 
 
 @pytest.mark.parametrize("cell,bidi,pooling,classes", [
@@ -177,3 +177,50 @@ def test_naive_bayes_weights_point_the_right_way():
     assert abs(w[7, 0]) < 1e-6            # 7 in both classes equally
     multi = naive_bayes_weights(grams, np.array([0, 1, 2, 2]), num_classes=3, buckets=10)
     assert multi.shape == (10, 3) and multi[6].argmax() == 2
+
+
+@pytest.mark.parametrize("num_classes", [2, 3])
+def test_leave_one_out_correction_equals_ratios_without_the_text(num_classes):
+    """The corrected sum for a counted text equals the sum of the ratios
+    recomputed from counts without that text (up to the unchanged totals);
+    texts with label -1 get no correction."""
+    from textlstm.models.ngrams import LeaveOneOutCorrection, naive_bayes_counts, naive_bayes_ratios
+
+    rng = np.random.default_rng(0)
+    buckets = 5000  # the smoothing mass keeps the totals nearly fixed, as with 2**20 buckets
+    grams = rng.integers(1, 50, size=(40, 6))
+    grams[:, 4:] = 0  # padding
+    labels = rng.integers(0, num_classes, size=40)
+    counts = naive_bayes_counts(grams, labels, num_classes, buckets)
+    layer = LeaveOneOutCorrection(counts)
+    correction = np.asarray(layer([grams, labels]))
+    full = naive_bayes_ratios(counts)
+    for i in (0, 7, 23):
+        without = naive_bayes_counts(np.delete(grams, i, 0), np.delete(labels, i), num_classes, buckets)
+        left_out = naive_bayes_ratios(without)  # as if text i had never been counted
+        row = grams[i][grams[i] > 0]
+        expected = left_out[row].sum(0) - full[row].sum(0)
+        np.testing.assert_allclose(correction[i], expected, atol=0.01)  # the totals moved by 4 of ~5,000
+        assert np.abs(correction[i]).max() > 0.1
+    np.testing.assert_array_equal(np.asarray(layer([grams[:3], np.full(3, -1)])), 0.0)
+
+
+def test_leave_one_out_trainer_shares_weights_and_corrects_training_texts():
+    from textlstm.models import leave_one_out_trainer
+    from textlstm.models.ngrams import naive_bayes_counts, naive_bayes_ratios
+
+    config = ModelConfig(units=[4], embedding_dim=4, ngram_features=1, ngram_buckets=64)
+    ids = np.array([[2, 3, 0], [4, 5, 6], [2, 7, 0], [4, 8, 9]])
+    labels = np.array([1, 0, 1, 0])
+    gram_ids = np.asarray(ngram_layer(config)(ids))
+    counts = naive_bayes_counts(gram_ids, labels, 2, 64)
+    model = build_classifier(config, 10, 2, ngram_weights=naive_bayes_ratios(counts))
+    trainer = leave_one_out_trainer(model, counts)
+    assert {id(v) for v in trainer.trainable_variables} == {id(v) for v in model.trainable_variables}
+    # Not counted (-1): the trainer is the model. Counted: less sure of its own label.
+    np.testing.assert_allclose(trainer([ids, np.full(4, -1)]), model(ids), atol=1e-6)
+    own = np.asarray(trainer([ids, labels]))[:, 0]
+    plain = np.asarray(model(ids))[:, 0]
+    assert (own[labels == 1] < plain[labels == 1]).all() and (own[labels == 0] > plain[labels == 0]).all()
+    with pytest.raises(ConfigError, match="fixed naive Bayes weights"):
+        leave_one_out_trainer(build_classifier(ModelConfig(units=[4], embedding_dim=4), 10, 2), counts)

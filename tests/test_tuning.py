@@ -285,3 +285,21 @@ def test_chief_and_two_workers_run_every_trial_once(tmp_path):
     assert {r["tuner"] for r in rows} == runners
     assert outputs[2].count("/4 ") == 4 and "[worker-" in outputs[2]  # the chief logs each finished trial
     assert not (tmp_path / "model.keras").exists()  # --no-retrain
+
+
+def test_a_trial_trains_the_leave_one_out_trainer():
+    """A sweep trial trains what `textlstm train` trains (here the
+    leave-one-out trainer of the naive Bayes path), not the bare network."""
+    import keras_tuner as kt
+
+    from textlstm.tuning.hypermodel import make_hypermodel
+
+    cfg = load_pipeline(PIPELINE, TINY + ["model.ngram_features=2", "model.ngram_buckets=4096",
+                                          "model.ngram_leave_one_out=true"])
+    hypermodel = make_hypermodel(cfg)
+    hp = kt.HyperParameters()
+    hypermodel.declare_hyperparameters(hp)
+    model = hypermodel.build(hp)
+    metrics = hypermodel.fit(hp, model)
+    assert metrics["epochs_run"] == 1 and 0 <= metrics["val_accuracy"] <= 1
+    assert model.optimizer.iterations.numpy() > 0  # its weights were trained (through the trainer)

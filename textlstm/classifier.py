@@ -33,8 +33,10 @@ from textlstm.data.batching import (batch_by_length, bucket_boundaries, sequence
 from textlstm.data.vectorize import load_pretrained_vectors, make_vectorizer
 from textlstm.evaluation import classification_metrics, plot_confusion_matrix
 from textlstm.layers import Metadata, NonEmptySequences
-from textlstm.models import build_classifier, build_nbsvm, cudnn_report, nbsvm_weights, ngram_layer
-from textlstm.models.ngrams import char_ngram_table, naive_bayes_weights
+from textlstm.models import (build_classifier, build_nbsvm, cudnn_report, leave_one_out_trainer, nbsvm_weights,
+                             ngram_layer)
+from textlstm.models.ngrams import char_ngram_table, naive_bayes_counts, naive_bayes_ratios
+from textlstm.training import best_epoch
 from textlstm.training import fit as fit_model
 from textlstm.training import make_optimizer
 
@@ -82,6 +84,7 @@ class TextClassifier:
         self.data_report: dict = {}
         self.embeddings = None
         self._wide_cache: dict = {}
+        self.refit_history: list[dict] = []
 
     @classmethod
     def from_pipeline(cls, path: str | Path | None = None, overrides: list[str] | None = None) -> "TextClassifier":
@@ -132,7 +135,13 @@ class TextClassifier:
         train_y = self.labels.encode(train_labels, where_train)
         val_y = self.labels.encode(val_labels, where_val) if val_texts else None
         self.data_report["labels"] = self.labels.names
+        self._raw = (train_texts, train_y, val_texts, val_y)
+        return self._set_training_data(train_texts, train_y, val_texts, val_y)
 
+    def _set_training_data(self, train_texts, train_y, val_texts, val_y) -> "TextClassifier":
+        """Adapt the vectorizer on `train_texts` and set up the unbatched
+        examples, the bucket boundaries and the data report."""
+        cfg = self.config
         self.vectorizer = make_vectorizer(cfg.vectorizer, train_texts)
         vocab = self.vectorizer.get_vocabulary()
         self.data_report["vocabulary_size"] = len(vocab)
@@ -182,13 +191,7 @@ class TextClassifier:
             return None
         key = ("naive_bayes", mc.ngram_features, mc.ngram_buckets, *(mc.ngram_chars or ()))
         if key not in self._wide_cache:
-            hashed = ngram_layer(mc, self._char_ngrams(mc))
-            grams, labels = [], []
-            for ids, y in self._train_examples.padded_batch(1024):
-                grams.extend(np.asarray(hashed(ids)))
-                labels.extend(y.numpy())
-            self._wide_cache[key] = naive_bayes_weights(grams, np.asarray(labels), self.labels.num_classes,
-                                                        mc.ngram_buckets)
+            self._wide_cache[key] = naive_bayes_ratios(self._naive_bayes_counts(mc))
         if mc.ngram_init == "naive_bayes":
             return self._wide_cache[key]
         nbsvm_key = (*key, "nbsvm", mc.ngram_l2, mc.ngram_epochs, mc.ngram_learning_rate)
@@ -196,17 +199,51 @@ class TextClassifier:
             self._wide_cache[nbsvm_key] = self._fit_nbsvm(mc, self._wide_cache[key])
         return self._wide_cache[nbsvm_key]
 
+    def _naive_bayes_counts(self, mc) -> np.ndarray:
+        """`(classes, buckets)` presence counts of the hashed n-grams in the
+        training examples (computed once per n-gram setting)."""
+        key = ("counts", mc.ngram_features, mc.ngram_buckets, *(mc.ngram_chars or ()))
+        if key not in self._wide_cache:
+            hashed = ngram_layer(mc, self._char_ngrams(mc))
+            grams, labels = [], []
+            for ids, y in self._train_examples.padded_batch(1024):
+                grams.extend(np.asarray(hashed(ids)))
+                labels.extend(y.numpy())
+            self._wide_cache[key] = naive_bayes_counts(grams, np.asarray(labels), self.labels.num_classes,
+                                                       mc.ngram_buckets)
+        return self._wide_cache[key]
+
+    def training_setup(self, net: keras.Model, train, val, model_config=None, train_config=None):
+        """`(model, train, val)` that `fit` trains for the compiled `net`:
+        `net` itself, or with `model.ngram_leave_one_out` its leave-one-out
+        trainer (`textlstm.models.leave_one_out_trainer`, sharing its weights)
+        fed `((ids, label), y)`, with label -1 for validation texts."""
+        mc = model_config or self.config.model
+        if not mc.ngram_leave_one_out:
+            return net, train, val
+        if mc.ngram_init != "naive_bayes" or mc.ngram_learn != "scale" or not (mc.ngram_features or mc.ngram_chars):
+            raise ConfigError("model.ngram_leave_one_out needs the naive Bayes n-gram path with fixed weights: "
+                              "model.ngram_features (or ngram_chars), ngram_init: naive_bayes, ngram_learn: scale")
+        # The trainer steps `net`'s own optimizer, so the saved `net` keeps its state.
+        trainer = self._compile(leave_one_out_trainer(net, self._naive_bayes_counts(mc)),
+                                train_config or self.config.train, optimizer=net.optimizer)
+        counted = lambda ids, y: ((ids, tf.cast(y, "int32")), y)
+        not_counted = lambda ids, y: ((ids, -tf.ones_like(y, "int32")), y)
+        return trainer, train.map(counted), val.map(not_counted) if val is not None else None
+
     def _fit_nbsvm(self, mc, ratios: np.ndarray) -> np.ndarray:
         """Fit the n-gram path alone as NBSVM (early stopping on validation)
         and return its per-n-gram weights."""
+        train, val = self.datasets()
         tc = dataclasses.replace(self.config.train, epochs=mc.ngram_epochs, learning_rate=mc.ngram_learning_rate,
-                                 patience=2, restore_best=True, tensorboard=False, steps_per_epoch=None)
+                                 patience=2 if val is not None else None, restore_best=True, tensorboard=False,
+                                 steps_per_epoch=None)
         log.info("fitting the NBSVM n-gram path (at most %d epochs)", mc.ngram_epochs)
         net = self._compile(build_nbsvm(mc, self.labels.num_classes, ratios, self._char_ngrams(mc)), tc)
-        train, val = self.datasets()
         history = fit_model(net, train, val, tc)
         monitor = "val_accuracy" if val is not None else "accuracy"
-        self.data_report["nbsvm"] = {"epochs_run": len(history[monitor]), f"best_{monitor}": max(history[monitor])}
+        self.data_report["nbsvm"] = {"epochs_run": len(history[monitor]), f"best_{monitor}": max(history[monitor]),
+                                     "best_epoch": best_epoch(history, tc)}
         return nbsvm_weights(net)
 
     def datasets(self, batch_size: int | None = None):
@@ -240,20 +277,60 @@ class TextClassifier:
     # ----------------------------------------------------------------- fit
     def fit(self, texts=None, labels=None, validation=None, output_dir: str | Path | None = None) -> "TextClassifier":
         """Train on `texts`/`labels` (with `validation=(texts, labels)`), or on
-        the pipeline's data source when `texts` is None."""
+        the pipeline's data source when `texts` is None. With `train.refit`,
+        the validation split then chooses each member's number of epochs and
+        the members are trained again, for that many epochs, on training plus
+        validation data."""
         cfg = self.config
         self.prepare(texts, labels, validation)
-        train_ds, val_ds = self.datasets()
         out = Path(output_dir) if output_dir else None
-        networks, self.history = [], []
+        networks, self.history = self._fit_members(cfg.model, out)
+        if cfg.train.refit:
+            networks = self._refit(out / "refit" if out else None)
+        return self.use_networks(networks)
+
+    def _fit_members(self, model_config, out: Path | None, epochs: list[int] | None = None):
+        """Train `train.ensemble` seeded networks on the prepared data; with
+        `epochs`, member i trains exactly `epochs[i]` epochs (no early stopping)."""
+        cfg = self.config
+        train_ds, val_ds = self.datasets()
+        networks, histories = [], []
         members = max(1, cfg.train.ensemble)
         for member in range(members):
             keras.utils.set_random_seed(cfg.train.seed + member)
-            net = self.build_network(name=f"classifier_{member}" if members > 1 else "classifier")
+            tc = cfg.train
+            if epochs is not None:
+                tc = dataclasses.replace(tc, epochs=epochs[member], patience=None, restore_best=False)
+            net = self.build_network(model_config, tc, name=f"classifier_{member}" if members > 1 else "classifier")
             member_dir = (out / f"member_{member}" if members > 1 else out) if out else None
-            self.history.append(fit_model(net, train_ds, val_ds, cfg.train, member_dir))
+            histories.append(fit_model(*self.training_setup(net, train_ds, val_ds, model_config, tc), tc, member_dir))
             networks.append(net)
-        return self.use_networks(networks)
+        return networks, histories
+
+    def _refit(self, out: Path | None) -> list[keras.Model]:
+        """Train the members again on training + validation data for the
+        number of epochs the validation split chose for each."""
+        cfg = self.config
+        train_texts, train_y, val_texts, val_y = self._raw
+        if not val_texts:
+            raise ConfigError("train.refit needs validation data to choose the number of epochs: "
+                              "give validation texts (or data.validation / data.validation_fraction)")
+        epochs = [best_epoch(h, cfg.train) for h in self.history]
+        model_config = cfg.model
+        if "nbsvm" in self.data_report:  # the n-gram path is refitted for the epochs validation chose too
+            model_config = dataclasses.replace(model_config, ngram_epochs=self.data_report["nbsvm"]["best_epoch"])
+        selection_examples = self.data_report["train_examples"]
+        log.info("refit on training + validation data (%d + %d texts) for %s epochs",
+                 len(train_texts), len(val_texts), epochs)
+        selection_nbsvm = self.data_report.pop("nbsvm", None)
+        self._set_training_data(list(train_texts) + list(val_texts), np.concatenate([train_y, val_y]), None, None)
+        networks, self.refit_history = self._fit_members(model_config, out, epochs)
+        self.data_report["refit"] = {"epochs": epochs, "selection_train_examples": selection_examples,
+                                     "train_examples": self.data_report["train_examples"]}
+        if selection_nbsvm:
+            self.data_report["refit"]["nbsvm"] = self.data_report.pop("nbsvm")
+            self.data_report["nbsvm"] = selection_nbsvm
+        return networks
 
     def use_networks(self, networks: list[keras.Model]) -> "TextClassifier":
         """Adopt trained token-id networks (averaged when several) and build the
@@ -262,14 +339,14 @@ class TextClassifier:
         self.model = self._string_model()
         return self
 
-    def _compile(self, net: keras.Model, tc) -> keras.Model:
+    def _compile(self, net: keras.Model, tc, optimizer=None) -> keras.Model:
         if self.labels.binary:
             loss = keras.losses.BinaryCrossentropy(label_smoothing=tc.label_smoothing)
             metrics = [keras.metrics.BinaryAccuracy(name="accuracy")]
         else:
             loss = keras.losses.SparseCategoricalCrossentropy()
             metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        net.compile(optimizer=make_optimizer(tc), loss=loss, metrics=metrics)
+        net.compile(optimizer=optimizer or make_optimizer(tc), loss=loss, metrics=metrics)
         return net
 
     def _metadata(self) -> dict:

@@ -131,6 +131,7 @@ class ModelConfig:
     ngram_l2: float = 5e-4  # L2 on the NBSVM factors (about 1 / (2 C n) for scikit-learn's C)
     ngram_epochs: int = 10  # at most this many epochs for the NBSVM fit (early stopping on validation)
     ngram_learning_rate: float = 3e-3
+    ngram_leave_one_out: bool = False  # train on each text's naive Bayes sum without its own counts
 
 
 @dataclass
@@ -151,6 +152,7 @@ class TrainConfig:
     bucketing: bool = True
     num_buckets: int = 16
     ensemble: int = 1  # average the probabilities of N independently seeded models
+    refit: bool = False  # after validation chose the epochs, train again on training + validation data
     steps_per_epoch: int | None = None
     verbose: int | str = "auto"
     tensorboard: bool = True

@@ -73,6 +73,19 @@ def make_callbacks(config: TrainConfig, output_dir: str | Path | None, has_valid
     return callbacks
 
 
+def best_epoch(history: dict, config: TrainConfig) -> int:
+    """The number of epochs whose weights `fit` kept: the best epoch by
+    `config.monitor` when early stopping restores the best weights, else the last."""
+    monitor = config.monitor if config.monitor in history else config.monitor.removeprefix("val_")
+    curve = history.get(monitor) or next(iter(history.values()), [])
+    if not curve:
+        return 0
+    if config.patience is None or not config.restore_best:
+        return len(curve)
+    pick = max if monitor_mode(monitor) == "max" else min
+    return curve.index(pick(curve)) + 1
+
+
 def fit(model: keras.Model, train_ds, val_ds, config: TrainConfig, output_dir=None, callbacks=()) -> dict:
     """Train a compiled `model`; returns the history dict (lists per metric)."""
     history = model.fit(

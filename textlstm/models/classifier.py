@@ -15,6 +15,7 @@ import keras
 
 from textlstm.config import ConfigError, ModelConfig
 from textlstm.layers import HashedNgrams, MaskedPooling1D
+from textlstm.models.ngrams import LeaveOneOutCorrection
 from textlstm.models.rnn import recurrent_layer
 
 
@@ -115,6 +116,32 @@ def nbsvm_weights(model: keras.Model) -> np.ndarray:
     factors = model.get_layer("ngram_factors").get_weights()[0]
     scale = model.get_layer("logits").get_weights()[0]  # (outputs, outputs)
     return ((ratios * factors) @ scale).astype("float32")
+
+
+def leave_one_out_trainer(model: keras.Model, naive_bayes_counts: np.ndarray) -> keras.Model:
+    """The training twin of a `build_classifier` model whose wide path holds
+    fixed naive Bayes ratios (`ngram_init: naive_bayes`, `ngram_learn: scale`).
+
+    It takes `[token_ids, label]` and shares every layer and weight with
+    `model`; each training text's n-gram sum is corrected to leave that text
+    out of the counts (`LeaveOneOutCorrection`), so the LSTM and the scale
+    learn from the errors naive Bayes makes on texts it has not seen. Pass
+    label -1 for texts that were not counted (validation). Fit the trainer,
+    then use `model`."""
+    names = {layer.name for layer in model.layers}
+    if not {"ngrams", "ngram_sum", "ngram_scale", "logits"} <= names:
+        raise ConfigError("leave-one-out training needs the wide n-gram path with fixed naive Bayes weights "
+                          "(model.ngram_init: naive_bayes, model.ngram_learn: scale)")
+    ids = model.inputs[0]
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    correction = LeaveOneOutCorrection(naive_bayes_counts, name="leave_one_out")(
+        [model.get_layer("ngrams").output, label])
+    wide = keras.layers.Add(name="ngram_sum_left_out")([model.get_layer("ngram_sum").output, correction])
+    logits = keras.layers.Add(name="wide_and_deep_left_out")(
+        [model.get_layer("logits").output, model.get_layer("ngram_scale")(wide)])
+    activation = model.get_layer("probabilities").activation
+    probs = keras.layers.Activation(activation, name="probabilities_left_out")(logits)
+    return keras.Model([ids, label], probs, name=f"{model.name}_trainer")
 
 
 def ngram_layer(config: ModelConfig, char_ngrams: np.ndarray | None = None, name: str = "ngrams") -> HashedNgrams:

@@ -11,13 +11,18 @@ same path with subword evidence, as fastText does for its word vectors.
 table = char_ngram_table(["", "[UNK]", "film", "films"], 2, 5, buckets=2**20)  # (4, k)
 w = naive_bayes_weights(grams, labels, num_classes=2, buckets=2**20)  # (buckets, 1)
 ```
+
+`LeaveOneOutCorrection` lets a training text see the ratios as if it had not
+been counted (see `textlstm.models.leave_one_out_trainer`).
 """
 
 from __future__ import annotations
 
 import zlib
 
+import keras
 import numpy as np
+from keras import ops
 
 MAX_CHAR_NGRAMS_PER_TOKEN = 64
 
@@ -46,23 +51,82 @@ def char_ngram_table(vocabulary: list[str], min_n: int, max_n: int, buckets: int
     return table
 
 
+def naive_bayes_counts(grams: np.ndarray, labels: np.ndarray, num_classes: int, buckets: int,
+                       alpha: float = 1.0) -> np.ndarray:
+    """`(num_classes, buckets)`: in how many texts of each class every hashed
+    n-gram id occurs (presence, not counts), plus the smoothing `alpha`.
+    `grams` holds rows of one example's ids (0 = padding)."""
+    present = np.zeros((num_classes, buckets), dtype="float64")
+    for row, label in zip(grams, labels):
+        present[int(label), np.unique(row[row > 0])] += 1.0
+    present += alpha
+    present[:, 0] = alpha
+    return present
+
+
+def naive_bayes_ratios(counts: np.ndarray) -> np.ndarray:
+    """Log-count ratios `(buckets, columns)` from `naive_bayes_counts`.
+    Binary: one column, log p(g|1)/p(g|0). Multi-class: one column per class,
+    log p(g|k)/p(g|not k). Row 0 (padding) is zero."""
+    totals = counts.sum(axis=1, keepdims=True)
+    if counts.shape[0] == 2:
+        weights = (np.log(counts[1] / totals[1]) - np.log(counts[0] / totals[0]))[:, None]
+    else:
+        rest = counts.sum(axis=0, keepdims=True) - counts
+        weights = (np.log(counts / totals) - np.log(rest / rest.sum(axis=1, keepdims=True))).T
+    weights[0] = 0.0
+    return weights.astype("float32")
+
+
 def naive_bayes_weights(grams: np.ndarray, labels: np.ndarray, num_classes: int, buckets: int,
                         alpha: float = 1.0) -> np.ndarray:
     """Log-count ratios from hashed n-gram ids `grams` (rows of one example,
-    0 = padding) and integer `labels`. Binary: one column, log p(g|1)/p(g|0).
-    Multi-class: one column per class, log p(g|k)/p(g|not k). Row 0 is zero."""
-    columns = 1 if num_classes == 2 else num_classes
-    present = np.zeros((num_classes, buckets), dtype="float64")
-    for row, label in zip(grams, labels):
-        present[int(label), np.unique(row[row > 0])] += 1.0  # presence, not counts
-    present += alpha
-    present[:, 0] = alpha
-    totals = present.sum(axis=1, keepdims=True)
-    if columns == 1:
-        ratio = np.log(present[1] / totals[1]) - np.log(present[0] / totals[0])
-        weights = ratio[:, None]
-    else:
-        rest = present.sum(axis=0, keepdims=True) - present
-        weights = (np.log(present / totals) - np.log(rest / rest.sum(axis=1, keepdims=True))).T
-    weights[0] = 0.0
-    return weights.astype("float32")
+    0 = padding) and integer `labels`: `naive_bayes_ratios(naive_bayes_counts(...))`."""
+    return naive_bayes_ratios(naive_bayes_counts(grams, labels, num_classes, buckets, alpha))
+
+
+class LeaveOneOutCorrection(keras.layers.Layer):
+    """Per-text correction that turns the sum of naive Bayes ratios over a
+    training text's n-grams into the sum it would have if that text had not
+    been counted (leave-one-out).
+
+    Naive Bayes ratios computed on the training split are optimistic on that
+    split: an n-gram seen once carries its one text's label. Summed over a
+    text, they make the training texts look almost solved (about 96% training
+    accuracy after one epoch on rt_polarity, against 80% on validation), so
+    whatever is trained on top of them (the LSTM, the scale) learns from
+    residuals that do not exist on new text. Inputs: hashed n-gram ids
+    `(batch, n)` and the text's label `(batch,)`, -1 for texts that were not
+    counted (validation), which get no correction. The class totals are left
+    as they are (one text moves them by well under 0.1%).
+
+    >>> counts = naive_bayes_counts(np.array([[1, 2], [1, 3]]), np.array([1, 0]), 2, buckets=4)
+    >>> layer = LeaveOneOutCorrection(counts)
+    >>> round(float(layer([np.array([[1, 2]]), np.array([1])])[0, 0]), 3)  # log(1/2) twice
+    -1.386
+    """
+
+    def __init__(self, counts, **kwargs):
+        super().__init__(**kwargs)
+        counts = np.asarray(counts, "float32")
+        self.num_classes, self.buckets = counts.shape
+        self.counts = self.add_weight(shape=(self.buckets, self.num_classes), trainable=False, name="counts",
+                                      initializer=keras.initializers.Constant(counts.T))
+
+    def call(self, inputs):
+        grams, label = inputs
+        label = ops.reshape(ops.cast(label, "int32"), (-1,))
+        counted = ops.cast(label >= 0, "float32")[:, None, None]  # (batch, 1, 1)
+        own = ops.one_hot(ops.maximum(label, 0), self.num_classes)[:, None, :] * counted  # (batch, 1, classes)
+        c = ops.take(self.counts, ops.cast(grams, "int32"), axis=0)  # (batch, n, classes)
+        rest = ops.sum(c, axis=-1, keepdims=True) - c
+        floor = 1e-3  # only reached if a text was not counted under the label it is given
+        diff = (ops.log(ops.maximum(c - own, floor)) - ops.log(c)
+                - ops.log(ops.maximum(rest - (counted - own), floor)) + ops.log(rest))
+        if self.num_classes == 2:
+            diff = diff[..., 1:]  # the binary ratio is class 1's column (its rest is class 0)
+        present = ops.cast(grams > 0, "float32")[..., None]
+        return ops.sum(diff * present, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], 1 if self.num_classes == 2 else self.num_classes)

@@ -136,7 +136,10 @@ class TaskHyperModel(kt.HyperModel):
         from textlstm.training import fit
 
         train_config = self.trial_config(hp, epochs)
-        train_ds, val_ds = self.ensure_prepared().datasets(train_config.batch_size)
+        runner = self.ensure_prepared()
+        train_ds, val_ds = runner.datasets(train_config.batch_size)
+        if hasattr(runner, "training_setup"):  # e.g. the classifier's leave-one-out trainer
+            model, train_ds, val_ds = runner.training_setup(model, train_ds, val_ds, *self.configs(hp))
         history = fit(model, train_ds, val_ds, train_config, None, callbacks=list(callbacks or ()))
         return best_epoch(history, self.search.objective, self.search.direction)
 
