@@ -73,6 +73,11 @@ def make_callbacks(config: TrainConfig, output_dir: str | Path | None, has_valid
     return callbacks
 
 
+def best_index(curve: list[float], mode: str) -> int:
+    """The 0-based index of the best value of `curve` ("max" or "min"), the first on ties."""
+    return curve.index(max(curve) if mode == "max" else min(curve))
+
+
 def best_epoch(history: dict, config: TrainConfig) -> int:
     """The number of epochs whose weights `fit` kept: the best epoch by
     `config.monitor` when early stopping restores the best weights, else the last."""
@@ -82,8 +87,7 @@ def best_epoch(history: dict, config: TrainConfig) -> int:
         return 0
     if config.patience is None or not config.restore_best:
         return len(curve)
-    pick = max if monitor_mode(monitor) == "max" else min
-    return curve.index(pick(curve)) + 1
+    return best_index(curve, monitor_mode(monitor)) + 1
 
 
 def fit(model: keras.Model, train_ds, val_ds, config: TrainConfig, output_dir=None, callbacks=()) -> dict:

@@ -31,6 +31,7 @@ import typing
 import keras_tuner as kt
 
 from textlstm.config import PipelineConfig, TrainConfig
+from textlstm.training import best_index
 from textlstm.tuning.space import TRAIN_KEYS, Param, SearchConfig, search_config
 
 
@@ -141,10 +142,10 @@ class TaskHyperModel(kt.HyperModel):
         if hasattr(runner, "training_setup"):  # e.g. the classifier's leave-one-out trainer
             model, train_ds, val_ds = runner.training_setup(model, train_ds, val_ds, *self.configs(hp))
         history = fit(model, train_ds, val_ds, train_config, None, callbacks=list(callbacks or ()))
-        return best_epoch(history, self.search.objective, self.search.direction)
+        return best_epoch_metrics(history, self.search.objective, self.search.direction)
 
 
-def best_epoch(history: dict, objective: str, direction: str) -> dict:
+def best_epoch_metrics(history: dict, objective: str, direction: str) -> dict:
     """The metrics of the best epoch of a `training.fit` history (plus `epochs`
     run and `best_epoch`, 1-based)."""
     if objective not in history:
@@ -152,8 +153,7 @@ def best_epoch(history: dict, objective: str, direction: str) -> dict:
         raise kt.errors.FatalValueError(f"search.objective: the model does not report '{objective}' "
                                         f"(no validation data?); it reports {reported}")
     scores = history[objective]
-    pick = max if direction == "max" else min
-    best = scores.index(pick(scores))
+    best = best_index(scores, direction)
     out = {k: v[best] for k, v in history.items() if k != "epoch_time" and len(v) == len(scores)}
     return out | {"best_epoch": best + 1, "epochs_run": len(scores)}
 
