@@ -187,6 +187,7 @@ def test_refit_needs_validation_data():
     ({"val_accuracy": [0.6, 0.8, 0.7]}, None, True, 3),  # no early stopping: the last epoch's weights
     ({"val_accuracy": [0.6, 0.8, 0.7]}, 2, False, 3),
     ({"accuracy": [0.5, 0.9, 0.7]}, 2, True, 2),  # no validation: the training metric
+    ({"loss": [0.5, 0.4, 0.45]}, 2, True, 3),  # the monitor was never reported: nothing was restored
 ])
 def test_best_epoch(history, patience, restore, expected):
     tc = TrainConfig(patience=patience, restore_best=restore)

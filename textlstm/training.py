@@ -82,7 +82,9 @@ def best_epoch(history: dict, config: TrainConfig) -> int:
     """The number of epochs whose weights `fit` kept: the best epoch by
     `config.monitor` when early stopping restores the best weights, else the last."""
     monitor = config.monitor if config.monitor in history else config.monitor.removeprefix("val_")
-    curve = history.get(monitor) or next(iter(history.values()), [])
+    curve = history.get(monitor)
+    if curve is None:  # early stopping had nothing to watch, so the last epoch's weights stayed
+        return len(next(iter(history.values()), []))
     if not curve:
         return 0
     if config.patience is None or not config.restore_best:
