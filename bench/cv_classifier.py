@@ -6,7 +6,8 @@ the test split must not be used for choosing. This script pools the
 pipeline's training rows (train + its held-out validation part), cuts them
 into `--folds` stratified folds, and for each variant trains on k-1 folds
 (holding out the pipeline's `data.validation_fraction` of them for early
-stopping) and scores the trained model (best epoch restored, or refitted with
+stopping and, with `model.ngram_fusion: late`, for the fusion weights) and
+scores the trained model (best epoch restored, or refitted with
 `train.refit`; members averaged for `train.ensemble`) on the remaining fold,
 which no choice has seen. The test split is never read.
 
@@ -65,7 +66,7 @@ def cross_validate(pipeline: str, overrides: list[str], folds: int, seed: int) -
     rows = splits.train.rows + splits.validation.rows
     texts, labels = [r[0] for r in rows], [r[1] for r in rows]
     start = time.perf_counter()
-    scores, epochs, val_scores, wide_only = [], [], [], []
+    scores, epochs, val_scores, wide_only, fusion = [], [], [], [], []
     for k, held_out in enumerate(stratified_folds(labels, folds, seed)):
         out = set(held_out)
         keep = [i for i in range(len(rows)) if i not in out]
@@ -84,6 +85,8 @@ def cross_validate(pipeline: str, overrides: list[str], folds: int, seed: int) -
         val_scores.append(max(clf.history[0]["val_accuracy"]))
         if "nbsvm" in clf.data_report:  # the n-gram path fitted alone first (model.ngram_init: nbsvm)
             wide_only.append(clf.data_report["nbsvm"]["best_val_accuracy"])  # on the validation split
+        if "fusion" in clf.data_report:  # model.ngram_fusion: late, first member, on the validation split
+            fusion.append(clf.data_report["fusion"][0])
         print(f"  fold {k + 1}/{folds}: {scores[-1]:.4f} (validation {val_scores[-1]:.4f}, epoch {epochs[-1]})",
               file=sys.stderr, flush=True)
         keras.backend.clear_session()
@@ -96,6 +99,10 @@ def cross_validate(pipeline: str, overrides: list[str], folds: int, seed: int) -
         "validation_accuracy": [round(s, 4) for s in val_scores],
         **({"nbsvm_alone_fold_accuracy": [round(s, 4) for s in wide_only],
             "nbsvm_alone_mean_accuracy": round(statistics.mean(wide_only), 4)} if wide_only else {}),
+        **({"fusion_validation_accuracy": {k: [round(f["accuracy"][k], 4) for f in fusion]
+                                           for k in fusion[0]["accuracy"]},
+            "fusion_weights": [[round(f["lstm_weight"], 3), round(f["ngram_weight"], 3)] for f in fusion]}
+           if fusion else {}),
         "seconds": round(time.perf_counter() - start, 1),
     }
 

@@ -10,6 +10,7 @@ import textlstm
 from textlstm.classifier import TextClassifier
 from textlstm.config import ConfigError, PipelineConfig, TrainConfig, pipeline_from_dict
 from textlstm.data.sources import DataError
+from textlstm.models import fit_late_fusion
 from textlstm.training import best_epoch
 
 
@@ -221,3 +222,56 @@ def test_leave_one_out_training_fits_saves_and_loads(tmp_path):
     bad = pipeline_from_dict({**overrides, "model": {**overrides["model"], "ngram_init": "nbsvm"}})
     with pytest.raises(ConfigError, match="ngram_leave_one_out needs the naive Bayes n-gram path"):
         TextClassifier(bad).fit(texts, labels, validation=(texts[:8], labels[:8]))
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_late_fusion_trains_the_lstm_alone_then_fits_the_combiner(tmp_path, classes):
+    """model.ngram_fusion: late: the LSTM trains without the n-gram path, then
+    one weight per path and a bias are fitted on the validation split; the
+    saved model computes exactly that weighted sum."""
+    keras.utils.set_random_seed(0)
+    words = {"pos": "good fun great", "neg": "dull awful boring", "mid": "plain fine average"}
+    names = list(words)[:classes]
+    texts = [f"{words[n].split()[i % 3]} film {words[n].split()[(i + 1) % 3]}" for i in range(12) for n in names]
+    labels = [n for _ in range(12) for n in names]
+    cfg = pipeline_from_dict({"model": {"units": [4], "embedding_dim": 4, "ngram_features": 2, "ngram_buckets": 4096,
+                                        "ngram_fusion": "late"},
+                              "train": {"epochs": 1, "verbose": 0, "patience": None, "tensorboard": False,
+                                        "ensemble": 2}})
+    clf = TextClassifier(cfg).fit(texts, labels, validation=(texts[:3 * classes], labels[:3 * classes]))
+    assert [f["examples"] for f in clf.data_report["fusion"]] == [3 * classes] * 2
+    net = clf.network
+    fusion = net.get_layer("fusion")
+    assert not fusion.trainable and all(w.path not in {v.path for v in net.trainable_weights} for w in fusion.weights)
+    weights, bias = fusion.source_weights.numpy(), fusion.bias.numpy()
+    assert not np.allclose(weights, [1.0, 0.0])  # fitted, no longer the LSTM alone
+    assert weights[1] > 0 and clf.data_report["fusion"][0]["accuracy"]["fused"] == 1.0
+    # The network is the weighted sum of its two paths' logits.
+    ids = next(iter(clf.datasets()[1]))[0]
+    deep, wide = keras.Model(net.inputs, [net.get_layer("logits").output, net.get_layer("ngram_sum").output])(ids)
+    fused = weights[0] * np.asarray(deep) + weights[1] * np.asarray(wide) + bias
+    expected = 1 / (1 + np.exp(-fused)) if classes == 2 else np.asarray(keras.ops.softmax(fused))
+    np.testing.assert_allclose(np.asarray(net(ids)), expected, atol=1e-5)
+    # Fitting the combiner again moves only its own weights.
+    before = {w.path: w.numpy().copy() for w in net.weights}
+    fusion.source_weights.assign([1.0, 0.0])
+    fit_late_fusion(net, clf.datasets()[1])
+    moved = {w.path for w in net.weights if not np.array_equal(w.numpy(), before[w.path])}
+    assert moved and moved <= {w.path for w in fusion.weights}
+    loaded = textlstm.load(clf.save(tmp_path / "m.keras"))
+    np.testing.assert_allclose(loaded.predict_proba(texts[:4]), clf.predict_proba(texts[:4]), atol=1e-6)
+
+
+@pytest.mark.parametrize("extra,train,validation,message", [
+    ({}, {}, False, "fits the fusion weights on validation data"),
+    ({}, {"refit": True}, True, "train.refit cannot be combined with model.ngram_fusion: late"),
+    ({"ngram_learn": "all"}, {}, True, "cannot be combined with model.ngram_learn: all"),
+    ({"ngram_fusion": "early"}, {}, True, "model.ngram_fusion must be joint or late"),
+])
+def test_late_fusion_config_errors(extra, train, validation, message):
+    cfg = pipeline_from_dict({"model": {"units": [4], "embedding_dim": 4, "ngram_features": 2, "ngram_buckets": 4096,
+                                        "ngram_fusion": "late", **extra},
+                              "train": {"epochs": 1, "verbose": 0, "tensorboard": False, **train}})
+    with pytest.raises(ConfigError, match=message):
+        TextClassifier(cfg).fit(["good film", "bad film"] * 4, ["p", "n"] * 4,
+                                validation=(["good", "bad"], ["p", "n"]) if validation else None)

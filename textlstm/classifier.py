@@ -33,8 +33,8 @@ from textlstm.data.batching import (batch_by_length, bucket_boundaries, sequence
 from textlstm.data.vectorize import load_pretrained_vectors, make_vectorizer
 from textlstm.evaluation import classification_metrics, plot_confusion_matrix
 from textlstm.layers import Metadata, NonEmptySequences
-from textlstm.models import (build_classifier, build_nbsvm, cudnn_report, leave_one_out_trainer, nbsvm_weights,
-                             ngram_layer)
+from textlstm.models import (build_classifier, build_nbsvm, cudnn_report, fit_late_fusion, leave_one_out_trainer,
+                             nbsvm_weights, ngram_layer)
 from textlstm.models.ngrams import char_ngram_table, naive_bayes_counts, naive_bayes_ratios
 from textlstm.training import best_epoch
 from textlstm.training import fit as fit_model
@@ -282,6 +282,9 @@ class TextClassifier:
         the members are trained again, for that many epochs, on training plus
         validation data."""
         cfg = self.config
+        if cfg.train.refit and cfg.model.ngram_fusion == "late":
+            raise ConfigError("train.refit cannot be combined with model.ngram_fusion: late, which keeps the "
+                              "validation split to fit its fusion weights")
         self.prepare(texts, labels, validation)
         out = Path(output_dir) if output_dir else None
         networks, self.history = self._fit_members(cfg.model, out)
@@ -293,9 +296,14 @@ class TextClassifier:
         """Train `train.ensemble` seeded networks on the prepared data; with
         `epochs`, member i trains exactly `epochs[i]` epochs (no early stopping)."""
         cfg = self.config
+        late = bool(model_config.ngram_features or model_config.ngram_chars) and model_config.ngram_fusion == "late"
         train_ds, val_ds = self.datasets()
+        if late and val_ds is None:
+            raise ConfigError("model.ngram_fusion: late fits the fusion weights on validation data: give validation "
+                              "texts (or data.validation / data.validation_fraction)")
         networks, histories = [], []
         members = max(1, cfg.train.ensemble)
+        self.data_report.pop("fusion", None)
         for member in range(members):
             keras.utils.set_random_seed(cfg.train.seed + member)
             tc = cfg.train
@@ -304,6 +312,10 @@ class TextClassifier:
             net = self.build_network(model_config, tc, name=f"classifier_{member}" if members > 1 else "classifier")
             member_dir = (out / f"member_{member}" if members > 1 else out) if out else None
             histories.append(fit_model(*self.training_setup(net, train_ds, val_ds, model_config, tc), tc, member_dir))
+            if late:
+                fusion = fit_late_fusion(net, val_ds)
+                log.info("late fusion on %d validation texts: %s", fusion["examples"], fusion["accuracy"])
+                self.data_report.setdefault("fusion", []).append(fusion)
             networks.append(net)
         return networks, histories
 

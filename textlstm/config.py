@@ -132,6 +132,8 @@ class ModelConfig:
     ngram_epochs: int = 10  # at most this many epochs for the NBSVM fit (early stopping on validation)
     ngram_learning_rate: float = 3e-3
     ngram_leave_one_out: bool = False  # train on each text's naive Bayes sum without its own counts
+    ngram_fusion: str = "joint"  # joint: the path's logits are added to the LSTM's while it trains | late: the
+    #   LSTM trains alone, then one weight per path and a bias are fitted on the validation split (stacking)
 
 
 @dataclass

@@ -148,3 +148,31 @@ class HashedNgrams(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "order": self.order, "buckets": self.buckets,
                 "char_ngrams_shape": list(self.char_ngrams_shape) if self.char_ngrams_shape else None}
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class LogitFusion(keras.layers.Layer):
+    """Late fusion of several models' logits: `sum_i w_i * logits_i + b`, one
+    weight per source and one bias per output (stacking with a linear
+    combiner). It starts as the first source alone (`w = [1, 0, ...]`,
+    `b = 0`), so a model can train its first source before the weights are
+    fitted (see `textlstm.models.fit_late_fusion`).
+
+    >>> LogitFusion()([np.ones((2, 1)), np.full((2, 1), 5.0)]).numpy().ravel().tolist()
+    [1.0, 1.0]
+    """
+
+    def build(self, input_shapes):
+        sources, outputs = len(input_shapes), input_shapes[0][-1]
+        self.source_weights = self.add_weight(shape=(sources,), initializer="zeros", name="source_weights")
+        self.source_weights.assign(ops.one_hot(0, sources))
+        self.bias = self.add_weight(shape=(outputs,), initializer="zeros", name="bias")
+
+    def call(self, inputs):
+        fused = self.bias
+        for i, logits in enumerate(inputs):
+            fused = fused + self.source_weights[i] * logits
+        return fused
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]

@@ -10,11 +10,12 @@ model.summary()
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
+import tensorflow as tf
 
 from textlstm.config import ConfigError, ModelConfig
-from textlstm.layers import HashedNgrams, MaskedPooling1D
+from textlstm.layers import HashedNgrams, LogitFusion, MaskedPooling1D
 from textlstm.models.ngrams import LeaveOneOutCorrection
 from textlstm.models.rnn import recurrent_layer
 
@@ -37,7 +38,11 @@ def build_classifier(
     as the `char_ngrams` table from `textlstm.models.ngrams.char_ngram_table`)
     is added to the logits ("wide & deep"); `ngram_weights`
     `(ngram_buckets, outputs)` initializes it, e.g. with naive Bayes
-    log-count ratios (`textlstm.models.ngrams.naive_bayes_weights`)."""
+    log-count ratios (`textlstm.models.ngrams.naive_bayes_weights`).
+
+    With `config.ngram_fusion: late` the path's weights stay fixed and its
+    logits meet the LSTM's in a `LogitFusion` layer that passes the LSTM's
+    logits through unchanged until `fit_late_fusion` fits its weights."""
     if not config.units:
         raise ConfigError("model.units must list at least one layer size")
     if num_classes < 2:
@@ -82,7 +87,10 @@ def build_classifier(
     binary = num_classes == 2
     outputs = 1 if binary else num_classes
     logits = keras.layers.Dense(outputs, kernel_regularizer=reg, name="logits")(x)
-    if config.ngram_features or config.ngram_chars:
+    if (config.ngram_features or config.ngram_chars) and config.ngram_fusion == "late":
+        wide = _wide_path(ids, config, outputs, ngram_weights, char_ngrams, scaled=False)
+        logits = LogitFusion(trainable=False, name="fusion")([logits, wide])
+    elif config.ngram_features or config.ngram_chars:
         logits = keras.layers.Add(name="wide_and_deep")([logits, _wide_path(ids, config, outputs, ngram_weights,
                                                                             char_ngrams)])
     probs = keras.layers.Activation("sigmoid" if binary else "softmax", name="probabilities")(logits)
@@ -116,6 +124,51 @@ def nbsvm_weights(model: keras.Model) -> np.ndarray:
     factors = model.get_layer("ngram_factors").get_weights()[0]
     scale = model.get_layer("logits").get_weights()[0]  # (outputs, outputs)
     return ((ratios * factors) @ scale).astype("float32")
+
+
+def fit_late_fusion(model: keras.Model, dataset, steps: int = 300, learning_rate: float = 0.05) -> dict:
+    """Fit the `LogitFusion` weights of a `build_classifier` model with
+    `ngram_fusion: late` (its LSTM already trained) on `dataset` of
+    `(token_ids, label)` batches, e.g. the validation split: a logistic
+    regression over the LSTM's and the n-gram path's logits, everything else
+    frozen. The logits are computed once; the combiner trains full-batch.
+    Returns the fitted weights and each source's accuracy on `dataset`.
+
+    Use data the LSTM and the naive Bayes counts have not seen: on the
+    training split the n-gram path looks almost perfect, and the combiner
+    would trust it too much."""
+    fusion = model.get_layer("fusion")
+    sources = keras.Model(model.inputs, [model.get_layer("logits").output, model.get_layer("ngram_sum").output])
+    deep, wide, y = [], [], []
+    for ids, labels in dataset:
+        d, w = sources(ids, training=False)
+        deep.append(np.asarray(d))
+        wide.append(np.asarray(w))
+        y.append(np.asarray(labels))
+    deep, wide, y = np.concatenate(deep), np.concatenate(wide), np.concatenate(y)
+    binary = deep.shape[-1] == 1
+    inputs = [keras.Input(shape=deep.shape[1:]), keras.Input(shape=wide.shape[1:])]
+    fusion.trainable = True
+    try:
+        combiner = keras.Model(inputs, keras.layers.Activation("sigmoid" if binary else "softmax")(fusion(inputs)))
+        combiner.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                         loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy")
+        # Full-batch steps in one epoch (per-epoch overhead would dominate).
+        batches = tf.data.Dataset.from_tensors(((deep, wide), y)).repeat(steps)
+        combiner.fit(batches, epochs=1, verbose=0, shuffle=False)
+    finally:
+        fusion.trainable = False
+
+    def accuracy(logits):
+        predicted = (logits[:, 0] > 0).astype(int) if binary else logits.argmax(-1)
+        return float((predicted == y.reshape(-1)).mean())
+
+    fused = np.asarray(fusion([deep, wide]))
+    weights = fusion.source_weights.numpy()
+    return {"lstm_weight": float(weights[0]), "ngram_weight": float(weights[1]),
+            "bias": fusion.bias.numpy().round(4).tolist(), "examples": int(len(y)),
+            "accuracy": {"lstm": accuracy(deep), "ngrams": accuracy(wide),
+                         "fused": accuracy(fused)}}
 
 
 def leave_one_out_trainer(model: keras.Model, naive_bayes_counts: np.ndarray) -> keras.Model:
@@ -163,15 +216,20 @@ def _ngram_weights(gram_ids, config: ModelConfig, outputs: int, init_weights, tr
                                   trainable=trainable, name="ngram_weights")(gram_ids)
 
 
-def _wide_path(ids, config: ModelConfig, outputs: int, ngram_weights, char_ngrams):
+def _wide_path(ids, config: ModelConfig, outputs: int, ngram_weights, char_ngrams, scaled: bool = True):
     """A linear model over hashed n-grams (as in wide & deep, or fastText):
     the sum of one weight (per output) for every n-gram of the text."""
     if config.ngram_learn not in ("scale", "all"):
         raise ConfigError(f"model.ngram_learn must be scale or all, got {config.ngram_learn!r}")
+    if config.ngram_fusion not in ("joint", "late"):
+        raise ConfigError(f"model.ngram_fusion must be joint or late, got {config.ngram_fusion!r}")
+    if config.ngram_fusion == "late" and (config.ngram_learn != "scale" or config.ngram_leave_one_out):
+        raise ConfigError("model.ngram_fusion: late keeps the n-gram weights fixed while the LSTM trains alone; "
+                          "it cannot be combined with model.ngram_learn: all or model.ngram_leave_one_out")
     gram_ids = ngram_layer(config, char_ngrams)(ids)
     weights = _ngram_weights(gram_ids, config, outputs, ngram_weights, trainable=config.ngram_learn == "all")
     wide = MaskedPooling1D("sum", name="ngram_sum")(weights)
-    if config.ngram_learn == "scale":
+    if config.ngram_learn == "scale" and scaled:
         # A learned scale (identity at first) calibrates the fixed weights.
         wide = keras.layers.Dense(outputs, use_bias=False, kernel_initializer="identity", name="ngram_scale")(wide)
     return wide
