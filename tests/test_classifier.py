@@ -267,6 +267,7 @@ def test_late_fusion_trains_the_lstm_alone_then_fits_the_combiner(tmp_path, clas
     ({}, {"refit": True}, True, "train.refit cannot be combined with model.ngram_fusion: late"),
     ({"ngram_learn": "all"}, {}, True, "cannot be combined with model.ngram_learn: all"),
     ({"ngram_fusion": "early"}, {}, True, "model.ngram_fusion must be joint or late"),
+    ({"ngram_features": 0}, {}, True, "set model.ngram_features"),
 ])
 def test_late_fusion_config_errors(extra, train, validation, message):
     cfg = pipeline_from_dict({"model": {"units": [4], "embedding_dim": 4, "ngram_features": 2, "ngram_buckets": 4096,

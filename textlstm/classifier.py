@@ -296,7 +296,10 @@ class TextClassifier:
         """Train `train.ensemble` seeded networks on the prepared data; with
         `epochs`, member i trains exactly `epochs[i]` epochs (no early stopping)."""
         cfg = self.config
-        late = bool(model_config.ngram_features or model_config.ngram_chars) and model_config.ngram_fusion == "late"
+        late = model_config.ngram_fusion == "late"
+        if late and not (model_config.ngram_features or model_config.ngram_chars):
+            raise ConfigError("model.ngram_fusion: late fuses the LSTM with the n-gram path: set model.ngram_features "
+                              "(or model.ngram_chars)")
         train_ds, val_ds = self.datasets()
         if late and val_ds is None:
             raise ConfigError("model.ngram_fusion: late fits the fusion weights on validation data: give validation "
