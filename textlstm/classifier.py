@@ -169,17 +169,27 @@ class TextClassifier:
         self._wide_cache = {}
         return self
 
+    def _cached(self, key: tuple, make):
+        """`make()` once per `key` for the prepared training data (`_wide_cache`
+        is emptied whenever the training data changes)."""
+        if key not in self._wide_cache:
+            self._wide_cache[key] = make()
+        return self._wide_cache[key]
+
+    @staticmethod
+    def _grams_key(mc) -> tuple:
+        """The settings that decide which hashed n-grams a text has."""
+        return (mc.ngram_features, mc.ngram_buckets, *(mc.ngram_chars or ()))
+
     def _char_ngrams(self, mc) -> np.ndarray | None:
         """The character n-gram table of the vocabulary for `model.ngram_chars`."""
         if not mc.ngram_chars:
             return None
         if len(mc.ngram_chars) != 2:
             raise ConfigError(f"model.ngram_chars must be [min, max], e.g. [2, 5], got {mc.ngram_chars!r}")
-        key = ("chars", *mc.ngram_chars, mc.ngram_buckets)
-        if key not in self._wide_cache:
-            self._wide_cache[key] = char_ngram_table(self.vectorizer.get_vocabulary(), *mc.ngram_chars,
-                                                        buckets=mc.ngram_buckets)
-        return self._wide_cache[key]
+        return self._cached(("chars", *mc.ngram_chars, mc.ngram_buckets),
+                            lambda: char_ngram_table(self.vectorizer.get_vocabulary(), *mc.ngram_chars,
+                                                     buckets=mc.ngram_buckets))
 
     def _ngram_weights(self, mc) -> np.ndarray | None:
         """Initial weights of the wide n-gram path for `model.ngram_init`
@@ -189,29 +199,25 @@ class TextClassifier:
             raise ConfigError(f"model.ngram_init must be naive_bayes, nbsvm or zeros, got {mc.ngram_init!r}")
         if mc.ngram_init == "zeros":
             return None
-        key = ("naive_bayes", mc.ngram_features, mc.ngram_buckets, *(mc.ngram_chars or ()))
-        if key not in self._wide_cache:
-            self._wide_cache[key] = naive_bayes_ratios(self._naive_bayes_counts(mc))
+        key = ("naive_bayes", *self._grams_key(mc))
+        ratios = self._cached(key, lambda: naive_bayes_ratios(self._naive_bayes_counts(mc)))
         if mc.ngram_init == "naive_bayes":
-            return self._wide_cache[key]
-        nbsvm_key = (*key, "nbsvm", mc.ngram_l2, mc.ngram_epochs, mc.ngram_learning_rate)
-        if nbsvm_key not in self._wide_cache:
-            self._wide_cache[nbsvm_key] = self._fit_nbsvm(mc, self._wide_cache[key])
-        return self._wide_cache[nbsvm_key]
+            return ratios
+        return self._cached((*key, "nbsvm", mc.ngram_l2, mc.ngram_epochs, mc.ngram_learning_rate),
+                            lambda: self._fit_nbsvm(mc, ratios))
 
     def _naive_bayes_counts(self, mc) -> np.ndarray:
         """`(classes, buckets)` presence counts of the hashed n-grams in the
         training examples (computed once per n-gram setting)."""
-        key = ("counts", mc.ngram_features, mc.ngram_buckets, *(mc.ngram_chars or ()))
-        if key not in self._wide_cache:
+        def count():
             hashed = ngram_layer(mc, self._char_ngrams(mc))
             grams, labels = [], []
             for ids, y in self._train_examples.padded_batch(1024):
                 grams.extend(np.asarray(hashed(ids)))
                 labels.extend(y.numpy())
-            self._wide_cache[key] = naive_bayes_counts(grams, np.asarray(labels), self.labels.num_classes,
-                                                       mc.ngram_buckets)
-        return self._wide_cache[key]
+            return naive_bayes_counts(grams, np.asarray(labels), self.labels.num_classes, mc.ngram_buckets)
+
+        return self._cached(("counts", *self._grams_key(mc)), count)
 
     def training_setup(self, net: keras.Model, train, val, model_config=None, train_config=None):
         """`(model, train, val)` that `fit` trains for the compiled `net`:
