@@ -6,7 +6,7 @@ the test split must not be used for choosing. This script pools the
 pipeline's training rows (train + its held-out validation part), cuts them
 into `--folds` stratified folds, and for each variant trains on k-1 folds
 (holding out the pipeline's `data.validation_fraction` of them for early
-stopping and, with `model.ngram_fusion: late`, for the fusion weights) and
+stopping and, with a late n-gram path, for the fusion weights) and
 scores the trained model (best epoch restored, or refitted with
 `train.refit`; members averaged for `train.ensemble`) on the remaining fold,
 which no choice has seen. The test split is never read.
@@ -83,9 +83,11 @@ def cross_validate(pipeline: str, overrides: list[str], folds: int, seed: int) -
         scores.append(clf.evaluate(held_texts, held_labels)["accuracy"])
         epochs.append(best_epoch(clf.history[0], cfg.train))
         val_scores.append(max(clf.history[0]["val_accuracy"]))
-        if "nbsvm" in clf.data_report:  # the n-gram path fitted alone first (model.ngram_init: nbsvm)
-            wide_only.append(clf.data_report["nbsvm"]["best_val_accuracy"])  # on the validation split
-        if "fusion" in clf.data_report:  # model.ngram_fusion: late, first member, on the validation split
+        # An n-gram path fitted alone first (ngram_init: nbsvm; the late path's if both are).
+        nbsvm = clf.data_report.get("late_nbsvm") or clf.data_report.get("nbsvm")
+        if nbsvm:
+            wide_only.append(nbsvm["best_val_accuracy"])  # on the validation split
+        if "fusion" in clf.data_report:  # a late n-gram path: first member, on the validation split
             fusion.append(clf.data_report["fusion"][0])
         print(f"  fold {k + 1}/{folds}: {scores[-1]:.4f} (validation {val_scores[-1]:.4f}, epoch {epochs[-1]})",
               file=sys.stderr, flush=True)
@@ -101,7 +103,7 @@ def cross_validate(pipeline: str, overrides: list[str], folds: int, seed: int) -
             "nbsvm_alone_mean_accuracy": round(statistics.mean(wide_only), 4)} if wide_only else {}),
         **({"fusion_validation_accuracy": {k: [round(f["accuracy"][k], 4) for f in fusion]
                                            for k in fusion[0]["accuracy"]},
-            "fusion_weights": [[round(f["lstm_weight"], 3), round(f["ngram_weight"], 3)] for f in fusion]}
+            "fusion_weights": [[round(f["network_weight"], 3), round(f["ngram_weight"], 3)] for f in fusion]}
            if fusion else {}),
         "seconds": round(time.perf_counter() - start, 1),
     }

@@ -224,31 +224,45 @@ def test_leave_one_out_training_fits_saves_and_loads(tmp_path):
         TextClassifier(bad).fit(texts, labels, validation=(texts[:8], labels[:8]))
 
 
-@pytest.mark.parametrize("classes", [2, 3])
-def test_late_fusion_trains_the_lstm_alone_then_fits_the_combiner(tmp_path, classes):
+LATE = {"ngram_fusion": "late"}  # the LSTM alone, then the n-gram path fused late
+STACKED = {"late_ngrams": {"ngram_chars": [2, 4], "ngram_init": "nbsvm"}}  # LSTM + joint path, then a second path
+
+
+@pytest.mark.parametrize("classes,mode", [(2, "late"), (3, "late"), (2, "stacked"), (3, "stacked")])
+def test_late_fusion_trains_the_network_then_fits_the_combiner(tmp_path, classes, mode):
     """model.ngram_fusion: late: the LSTM trains without the n-gram path, then
     one weight per path and a bias are fitted on the validation split; the
-    saved model computes exactly that weighted sum."""
+    saved model computes exactly that weighted sum. model.late_ngrams: the
+    same, with the LSTM trained together with its joint n-gram path and a
+    second, NBSVM-fitted path fused late."""
     keras.utils.set_random_seed(0)
     words = {"pos": "good fun great", "neg": "dull awful boring", "mid": "plain fine average"}
     names = list(words)[:classes]
     texts = [f"{words[n].split()[i % 3]} film {words[n].split()[(i + 1) % 3]}" for i in range(12) for n in names]
     labels = [n for _ in range(12) for n in names]
     cfg = pipeline_from_dict({"model": {"units": [4], "embedding_dim": 4, "ngram_features": 2, "ngram_buckets": 4096,
-                                        "ngram_fusion": "late"},
+                                        **(LATE if mode == "late" else STACKED)},
                               "train": {"epochs": 1, "verbose": 0, "patience": None, "tensorboard": False,
                                         "ensemble": 2}})
     clf = TextClassifier(cfg).fit(texts, labels, validation=(texts[:3 * classes], labels[:3 * classes]))
     assert [f["examples"] for f in clf.data_report["fusion"]] == [3 * classes] * 2
     net = clf.network
     fusion = net.get_layer("fusion")
-    assert not fusion.trainable and all(w.path not in {v.path for v in net.trainable_weights} for w in fusion.weights)
+    trainable = {v.path for v in net.trainable_weights}
+    assert not fusion.trainable and all(w.path not in trainable for w in fusion.weights)
+    assert not any(w.path in trainable for w in net.get_layer("late_ngram_weights").weights)
+    network = "logits" if mode == "late" else "wide_and_deep"  # the first source: the LSTM (+ its joint path)
+    if mode == "stacked":
+        assert "late_nbsvm" in clf.data_report and "nbsvm" not in clf.data_report
+        assert net.get_layer("ngram_scale").kernel.path in trainable  # the joint path trained with the LSTM
+        late_grams = np.asarray(net.get_layer("late_ngrams").char_ngrams)
+        assert late_grams.any() and "char_ngrams" not in [w.name for w in net.get_layer("ngrams").weights]
     weights, bias = fusion.source_weights.numpy(), fusion.bias.numpy()
     assert not np.allclose(weights, [1.0, 0.0])  # fitted, no longer the LSTM alone
     assert weights[1] > 0 and clf.data_report["fusion"][0]["accuracy"]["fused"] == 1.0
     # The network is the weighted sum of its two paths' logits.
     ids = next(iter(clf.datasets()[1]))[0]
-    deep, wide = keras.Model(net.inputs, [net.get_layer("logits").output, net.get_layer("ngram_sum").output])(ids)
+    deep, wide = keras.Model(net.inputs, [net.get_layer(network).output, net.get_layer("late_ngram_sum").output])(ids)
     fused = weights[0] * np.asarray(deep) + weights[1] * np.asarray(wide) + bias
     expected = 1 / (1 + np.exp(-fused)) if classes == 2 else np.asarray(keras.ops.softmax(fused))
     np.testing.assert_allclose(np.asarray(net(ids)), expected, atol=1e-5)
@@ -264,15 +278,26 @@ def test_late_fusion_trains_the_lstm_alone_then_fits_the_combiner(tmp_path, clas
 
 @pytest.mark.parametrize("extra,train,validation,message", [
     ({}, {}, False, "fits the fusion weights on validation data"),
-    ({}, {"refit": True}, True, "train.refit cannot be combined with model.ngram_fusion: late"),
+    ({}, {"refit": True}, True, "train.refit cannot be combined with a late n-gram path"),
     ({"ngram_learn": "all"}, {}, True, "cannot be combined with model.ngram_learn: all"),
     ({"ngram_fusion": "early"}, {}, True, "model.ngram_fusion must be joint or late"),
     ({"ngram_features": 0}, {}, True, "set model.ngram_features"),
+    ({"ngram_fusion": "joint", **STACKED}, {}, False, "fits the fusion weights on validation data"),
+    ({"ngram_fusion": "joint", **STACKED}, {"refit": True}, True, "train.refit cannot be combined"),
+    (STACKED, {}, True, "with model.ngram_fusion: late the main path is already late"),
+    ({"ngram_fusion": "joint", "late_ngrams": {"ngram_char": [2, 4]}}, {}, True,
+     "unknown key 'model.late_ngrams.ngram_char'.*Did you mean 'ngram_chars'"),
+    ({"ngram_fusion": "joint", "late_ngrams": {"ngram_fusion": "joint"}}, {}, True,
+     "unknown key 'model.late_ngrams.ngram_fusion'"),
+    ({"ngram_fusion": "joint", "late_ngrams": {"ngram_features": 0}}, {}, True, "model.late_ngrams needs n-grams"),
+    ({"ngram_fusion": "joint", "late_ngrams": {"ngram_features": "two"}}, {}, True,
+     "model.late_ngrams.ngram_features: expected an integer"),
+    ({"ngram_fusion": "joint", "late_ngrams": [2, 4]}, {}, True, "model.late_ngrams: expected a mapping"),
 ])
 def test_late_fusion_config_errors(extra, train, validation, message):
-    cfg = pipeline_from_dict({"model": {"units": [4], "embedding_dim": 4, "ngram_features": 2, "ngram_buckets": 4096,
-                                        "ngram_fusion": "late", **extra},
-                              "train": {"epochs": 1, "verbose": 0, "tensorboard": False, **train}})
     with pytest.raises(ConfigError, match=message):
+        cfg = pipeline_from_dict({"model": {"units": [4], "embedding_dim": 4, "ngram_features": 2,
+                                            "ngram_buckets": 4096, "ngram_fusion": "late", **extra},
+                                  "train": {"epochs": 1, "verbose": 0, "tensorboard": False, **train}})
         TextClassifier(cfg).fit(["good film", "bad film"] * 4, ["p", "n"] * 4,
                                 validation=(["good", "bad"], ["p", "n"]) if validation else None)

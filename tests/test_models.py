@@ -224,3 +224,23 @@ def test_leave_one_out_trainer_shares_weights_and_corrects_training_texts():
     assert (own[labels == 1] < plain[labels == 1]).all() and (own[labels == 0] > plain[labels == 0]).all()
     with pytest.raises(ConfigError, match="fixed naive Bayes weights"):
         leave_one_out_trainer(build_classifier(ModelConfig(units=[4], embedding_dim=4), 10, 2), counts)
+
+
+def test_initial_tables_are_weights_not_config(tmp_path):
+    """Naive Bayes ratios and pretrained vectors are assigned as weights: the
+    saved model's JSON config stays small, and loading restores the values."""
+    import zipfile
+
+    rng = np.random.default_rng(0)
+    ratios = rng.normal(size=(2**15, 1)).astype("float32")
+    vectors = rng.normal(size=(30, 16)).astype("float32")
+    model = build_classifier(ModelConfig(units=[4], ngram_features=2, ngram_buckets=2**15, embedding_dim=16), 30, 2,
+                             embeddings=vectors, ngram_weights=ratios)
+    np.testing.assert_array_equal(model.get_layer("ngram_weights").get_weights()[0], ratios)
+    np.testing.assert_array_equal(model.get_layer("embedding").get_weights()[0], vectors)
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        assert archive.getinfo("config.json").file_size < 100_000  # the ratios alone are ~600 KB of JSON
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.get_layer("ngram_weights").get_weights()[0], ratios)
+    np.testing.assert_array_equal(loaded.get_layer("embedding").get_weights()[0], vectors)

@@ -191,10 +191,11 @@ class TextClassifier:
                             lambda: char_ngram_table(self.vectorizer.get_vocabulary(), *mc.ngram_chars,
                                                      buckets=mc.ngram_buckets))
 
-    def _ngram_weights(self, mc) -> np.ndarray | None:
+    def _ngram_weights(self, mc, report: str = "nbsvm") -> np.ndarray | None:
         """Initial weights of the wide n-gram path for `model.ngram_init`
         (computed once per n-gram setting): naive Bayes log-count ratios of
-        the training split, or those refined by a fitted NBSVM."""
+        the training split, or those refined by a fitted NBSVM (reported in
+        `data_report[report]`)."""
         if mc.ngram_init not in ("naive_bayes", "nbsvm", "zeros"):
             raise ConfigError(f"model.ngram_init must be naive_bayes, nbsvm or zeros, got {mc.ngram_init!r}")
         if mc.ngram_init == "zeros":
@@ -204,7 +205,7 @@ class TextClassifier:
         if mc.ngram_init == "naive_bayes":
             return ratios
         return self._cached((*key, "nbsvm", mc.ngram_l2, mc.ngram_epochs, mc.ngram_learning_rate),
-                            lambda: self._fit_nbsvm(mc, ratios))
+                            lambda: self._fit_nbsvm(mc, ratios, report))
 
     def _naive_bayes_counts(self, mc) -> np.ndarray:
         """`(classes, buckets)` presence counts of the hashed n-grams in the
@@ -237,7 +238,7 @@ class TextClassifier:
         not_counted = lambda ids, y: ((ids, -tf.ones_like(y, "int32")), y)
         return trainer, train.map(counted), val.map(not_counted) if val is not None else None
 
-    def _fit_nbsvm(self, mc, ratios: np.ndarray) -> np.ndarray:
+    def _fit_nbsvm(self, mc, ratios: np.ndarray, report: str = "nbsvm") -> np.ndarray:
         """Fit the n-gram path alone as NBSVM (early stopping on validation)
         and return its per-n-gram weights."""
         train, val = self.datasets()
@@ -248,7 +249,7 @@ class TextClassifier:
         net = self._compile(build_nbsvm(mc, self.labels.num_classes, ratios, self._char_ngrams(mc)), tc)
         history = fit_model(net, train, val, tc)
         monitor = "val_accuracy" if val is not None else "accuracy"
-        self.data_report["nbsvm"] = {"epochs_run": len(history[monitor]), f"best_{monitor}": max(history[monitor]),
+        self.data_report[report] = {"epochs_run": len(history[monitor]), f"best_{monitor}": max(history[monitor]),
                                      "best_epoch": best_epoch(history, tc)}
         return nbsvm_weights(net)
 
@@ -276,9 +277,16 @@ class TextClassifier:
         return self._compile(net, train_config or self.config.train)
 
     def _wide_inputs(self, mc) -> dict:
-        if not (mc.ngram_features or mc.ngram_chars):
-            return {}
-        return {"ngram_weights": self._ngram_weights(mc), "char_ngrams": self._char_ngrams(mc)}
+        """`build_classifier`'s n-gram tables and initial weights for the joint
+        path and the late one (`mc.late_path()`)."""
+        inputs = {}
+        if (mc.ngram_features or mc.ngram_chars) and mc.ngram_fusion == "joint":
+            inputs.update(ngram_weights=self._ngram_weights(mc), char_ngrams=self._char_ngrams(mc))
+        late = mc.late_path()
+        if late is not None:
+            inputs.update(late_ngram_weights=self._ngram_weights(late, "nbsvm" if late is mc else "late_nbsvm"),
+                          late_char_ngrams=self._char_ngrams(late))
+        return inputs
 
     # ----------------------------------------------------------------- fit
     def fit(self, texts=None, labels=None, validation=None, output_dir: str | Path | None = None) -> "TextClassifier":
@@ -288,9 +296,9 @@ class TextClassifier:
         the members are trained again, for that many epochs, on training plus
         validation data."""
         cfg = self.config
-        if cfg.train.refit and cfg.model.ngram_fusion == "late":
-            raise ConfigError("train.refit cannot be combined with model.ngram_fusion: late, which keeps the "
-                              "validation split to fit its fusion weights")
+        if cfg.train.refit and cfg.model.late_path() is not None:
+            raise ConfigError("train.refit cannot be combined with a late n-gram path (model.ngram_fusion: late or "
+                              "model.late_ngrams), which keeps the validation split to fit its fusion weights")
         self.prepare(texts, labels, validation)
         out = Path(output_dir) if output_dir else None
         networks, self.history = self._fit_members(cfg.model, out)
@@ -302,14 +310,15 @@ class TextClassifier:
         """Train `train.ensemble` seeded networks on the prepared data; with
         `epochs`, member i trains exactly `epochs[i]` epochs (no early stopping)."""
         cfg = self.config
-        late = model_config.ngram_fusion == "late"
-        if late and not (model_config.ngram_features or model_config.ngram_chars):
+        late = model_config.late_path() is not None
+        if model_config.ngram_fusion == "late" and not late:
             raise ConfigError("model.ngram_fusion: late fuses the LSTM with the n-gram path: set model.ngram_features "
                               "(or model.ngram_chars)")
         train_ds, val_ds = self.datasets()
         if late and val_ds is None:
-            raise ConfigError("model.ngram_fusion: late fits the fusion weights on validation data: give validation "
-                              "texts (or data.validation / data.validation_fraction)")
+            raise ConfigError("a late n-gram path (model.ngram_fusion: late or model.late_ngrams) fits the fusion "
+                              "weights on validation data: give validation texts (or data.validation / "
+                              "data.validation_fraction)")
         networks, histories = [], []
         members = max(1, cfg.train.ensemble)
         self.data_report.pop("fusion", None)

@@ -134,6 +134,48 @@ class ModelConfig:
     ngram_leave_one_out: bool = False  # train on each text's naive Bayes sum without its own counts
     ngram_fusion: str = "joint"  # joint: the path's logits are added to the LSTM's while it trains | late: the
     #   LSTM trains alone, then one weight per path and a bias are fitted on the validation split (stacking)
+    late_ngrams: dict | None = None  # a second n-gram path, fitted alone and fused late (as above) with the
+    #   network that trained with the joint path, e.g. {ngram_chars: [2, 5], ngram_init: nbsvm}; its keys are
+    #   the LATE_NGRAM_KEYS, and those it leaves out are copied from this path's
+
+    def __post_init__(self):
+        if self.ngram_fusion not in ("joint", "late"):
+            raise ConfigError(f"model.ngram_fusion must be joint or late, got {self.ngram_fusion!r}")
+        self.late_path()  # a bad late_ngrams fails when the pipeline is read
+
+    def late_path(self) -> "ModelConfig | None":
+        """The config of the n-gram path that is fused late (its weights fixed
+        while the LSTM trains), or None: this config itself with
+        `ngram_fusion: late`, the `late_ngrams` overrides of it otherwise.
+
+        >>> m = ModelConfig(ngram_features=2, late_ngrams={"ngram_chars": [2, 5], "ngram_init": "nbsvm"})
+        >>> late = m.late_path()
+        >>> late.ngram_features, late.ngram_chars, late.ngram_init, late.ngram_fusion
+        (2, [2, 5], 'nbsvm', 'late')
+        """
+        if self.late_ngrams is None:
+            return self if self.ngram_fusion == "late" and (self.ngram_features or self.ngram_chars) else None
+        if not isinstance(self.late_ngrams, dict):
+            raise ConfigError(f"model.late_ngrams: expected a mapping of n-gram keys, got {self.late_ngrams!r}")
+        if self.ngram_fusion == "late":
+            raise ConfigError("model.late_ngrams adds a late path to a network trained with the joint n-gram path; "
+                              "with model.ngram_fusion: late the main path is already late: drop one of the two")
+        for key in self.late_ngrams:
+            if key not in LATE_NGRAM_KEYS:
+                raise ConfigError(f"unknown key 'model.late_ngrams.{key}' (expected one of "
+                                  f"{', '.join(LATE_NGRAM_KEYS)}).{_suggest(str(key), LATE_NGRAM_KEYS)}")
+        values = from_dict(ModelConfig, {**{k: getattr(self, k) for k in LATE_NGRAM_KEYS}, **self.late_ngrams},
+                           "model.late_ngrams")
+        late = dataclasses.replace(self, **{k: getattr(values, k) for k in LATE_NGRAM_KEYS}, ngram_fusion="late",
+                                   ngram_learn="scale", ngram_leave_one_out=False, late_ngrams=None)
+        if not (late.ngram_features or late.ngram_chars):
+            raise ConfigError("model.late_ngrams needs n-grams: set ngram_features (or ngram_chars) there or in model")
+        return late
+
+
+# The keys of `ModelConfig.late_ngrams`: what the late n-gram path can set for itself.
+LATE_NGRAM_KEYS = ("ngram_features", "ngram_buckets", "ngram_chars", "ngram_init", "ngram_l2", "ngram_epochs",
+                   "ngram_learning_rate")
 
 
 @dataclass

@@ -29,6 +29,8 @@ def build_classifier(
     name: str = "classifier",
     ngram_weights: np.ndarray | None = None,
     char_ngrams: np.ndarray | None = None,
+    late_ngram_weights: np.ndarray | None = None,
+    late_char_ngrams: np.ndarray | None = None,
 ) -> keras.Model:
     """A functional model from token ids `(batch, time)` (0 = padding) to
     class probabilities: one sigmoid unit for 2 classes, softmax otherwise.
@@ -40,9 +42,12 @@ def build_classifier(
     `(ngram_buckets, outputs)` initializes it, e.g. with naive Bayes
     log-count ratios (`textlstm.models.ngrams.naive_bayes_weights`).
 
-    With `config.ngram_fusion: late` the path's weights stay fixed and its
-    logits meet the LSTM's in a `LogitFusion` layer that passes the LSTM's
-    logits through unchanged until `fit_late_fusion` fits its weights."""
+    The path that `config.late_path()` describes (the same path with
+    `config.ngram_fusion: late`, a second one with `config.late_ngrams`) is
+    late: its weights (`late_ngram_weights`, with the `late_char_ngrams`
+    table) stay fixed, and its logits meet the network's (the LSTM's, plus the
+    joint path's if there is one) in a `LogitFusion` layer that passes the
+    network's logits through unchanged until `fit_late_fusion` fits it."""
     if not config.units:
         raise ConfigError("model.units must list at least one layer size")
     if num_classes < 2:
@@ -52,14 +57,14 @@ def build_classifier(
     if embeddings is not None:
         if embeddings.shape[0] != vocab_size:
             raise ConfigError(f"embedding matrix has {embeddings.shape[0]} rows, vocabulary has {vocab_size}")
-        init = keras.initializers.Constant(embeddings)
         dim = embeddings.shape[1]
     else:
-        init, dim = "uniform", config.embedding_dim
-    x = keras.layers.Embedding(
-        vocab_size, dim, mask_zero=True, embeddings_initializer=init,
-        embeddings_regularizer=reg, trainable=train_embeddings, name="embedding",
-    )(ids)
+        dim = config.embedding_dim
+    embedding = keras.layers.Embedding(vocab_size, dim, mask_zero=True, embeddings_initializer="uniform",
+                                       embeddings_regularizer=reg, trainable=train_embeddings, name="embedding")
+    x = embedding(ids)
+    if embeddings is not None:
+        embedding.embeddings.assign(embeddings)  # assigned, not a Constant initializer: see _ngram_weights
     if config.word_dropout:
         # Drops whole tokens (all their embedding channels) during training.
         x = keras.layers.Dropout(config.word_dropout, noise_shape=(None, None, 1), name="word_dropout")(x)
@@ -87,12 +92,13 @@ def build_classifier(
     binary = num_classes == 2
     outputs = 1 if binary else num_classes
     logits = keras.layers.Dense(outputs, kernel_regularizer=reg, name="logits")(x)
-    if (config.ngram_features or config.ngram_chars) and config.ngram_fusion == "late":
-        wide = _wide_path(ids, config, outputs, ngram_weights, char_ngrams, scaled=False)
-        logits = LogitFusion(trainable=False, name="fusion")([logits, wide])
-    elif config.ngram_features or config.ngram_chars:
+    if (config.ngram_features or config.ngram_chars) and config.ngram_fusion == "joint":
         logits = keras.layers.Add(name="wide_and_deep")([logits, _wide_path(ids, config, outputs, ngram_weights,
                                                                             char_ngrams)])
+    late = config.late_path()
+    if late is not None:
+        wide = _wide_path(ids, late, outputs, late_ngram_weights, late_char_ngrams, scaled=False, prefix="late_")
+        logits = LogitFusion(trainable=False, name="fusion")([logits, wide])
     probs = keras.layers.Activation("sigmoid" if binary else "softmax", name="probabilities")(logits)
     return keras.Model(ids, probs, name=name)
 
@@ -127,18 +133,19 @@ def nbsvm_weights(model: keras.Model) -> np.ndarray:
 
 
 def fit_late_fusion(model: keras.Model, dataset, steps: int = 300, learning_rate: float = 0.05) -> dict:
-    """Fit the `LogitFusion` weights of a `build_classifier` model with
-    `ngram_fusion: late` (its LSTM already trained) on `dataset` of
+    """Fit the `LogitFusion` weights of a `build_classifier` model with a
+    late n-gram path (its network already trained) on `dataset` of
     `(token_ids, label)` batches, e.g. the validation split: a logistic
-    regression over the LSTM's and the n-gram path's logits, everything else
-    frozen. The logits are computed once; the combiner trains full-batch.
-    Returns the fitted weights and each source's accuracy on `dataset`.
+    regression over the network's and the late n-gram path's logits,
+    everything else frozen. The logits are computed once; the combiner trains
+    full-batch. Returns the fitted weights and each source's accuracy on
+    `dataset` (`network` is the LSTM with its joint n-gram path, if any).
 
     Use data the LSTM and the naive Bayes counts have not seen: on the
     training split the n-gram path looks almost perfect, and the combiner
     would trust it too much."""
     fusion = model.get_layer("fusion")
-    sources = keras.Model(model.inputs, [model.get_layer("logits").output, model.get_layer("ngram_sum").output])
+    sources = keras.Model(model.inputs, list(fusion.input))
     deep, wide, y = [], [], []
     for ids, labels in dataset:
         d, w = sources(ids, training=False)
@@ -165,9 +172,9 @@ def fit_late_fusion(model: keras.Model, dataset, steps: int = 300, learning_rate
 
     fused = np.asarray(fusion([deep, wide]))
     weights = fusion.source_weights.numpy()
-    return {"lstm_weight": float(weights[0]), "ngram_weight": float(weights[1]),
+    return {"network_weight": float(weights[0]), "ngram_weight": float(weights[1]),
             "bias": fusion.bias.numpy().round(4).tolist(), "examples": int(len(y)),
-            "accuracy": {"lstm": accuracy(deep), "ngrams": accuracy(wide),
+            "accuracy": {"network": accuracy(deep), "ngrams": accuracy(wide),
                          "fused": accuracy(fused)}}
 
 
@@ -209,16 +216,24 @@ def ngram_layer(config: ModelConfig, char_ngrams: np.ndarray | None = None, name
     return layer
 
 
-def _ngram_weights(gram_ids, config: ModelConfig, outputs: int, init_weights, trainable: bool):
-    """One weight per output for each hashed n-gram id (0 = padding, masked)."""
-    init = "zeros" if init_weights is None else keras.initializers.Constant(init_weights)
-    return keras.layers.Embedding(config.ngram_buckets, outputs, mask_zero=True, embeddings_initializer=init,
-                                  trainable=trainable, name="ngram_weights")(gram_ids)
+def _ngram_weights(gram_ids, config: ModelConfig, outputs: int, init_weights, trainable: bool, prefix: str = ""):
+    """One weight per output for each hashed n-gram id (0 = padding, masked).
+    `init_weights` are assigned after the layer is built: a `Constant`
+    initializer would write all of them (a million per output) into the
+    saved model's JSON config as well as into its weights file."""
+    layer = keras.layers.Embedding(config.ngram_buckets, outputs, mask_zero=True, embeddings_initializer="zeros",
+                                   trainable=trainable, name=f"{prefix}ngram_weights")
+    weights = layer(gram_ids)
+    if init_weights is not None:
+        layer.embeddings.assign(init_weights)
+    return weights
 
 
-def _wide_path(ids, config: ModelConfig, outputs: int, ngram_weights, char_ngrams, scaled: bool = True):
+def _wide_path(ids, config: ModelConfig, outputs: int, ngram_weights, char_ngrams, scaled: bool = True,
+               prefix: str = ""):
     """A linear model over hashed n-grams (as in wide & deep, or fastText):
-    the sum of one weight (per output) for every n-gram of the text."""
+    the sum of one weight (per output) for every n-gram of the text. Its
+    layers' names start with `prefix`."""
     if config.ngram_learn not in ("scale", "all"):
         raise ConfigError(f"model.ngram_learn must be scale or all, got {config.ngram_learn!r}")
     if config.ngram_fusion not in ("joint", "late"):
@@ -226,9 +241,10 @@ def _wide_path(ids, config: ModelConfig, outputs: int, ngram_weights, char_ngram
     if config.ngram_fusion == "late" and (config.ngram_learn != "scale" or config.ngram_leave_one_out):
         raise ConfigError("model.ngram_fusion: late keeps the n-gram weights fixed while the LSTM trains alone; "
                           "it cannot be combined with model.ngram_learn: all or model.ngram_leave_one_out")
-    gram_ids = ngram_layer(config, char_ngrams)(ids)
-    weights = _ngram_weights(gram_ids, config, outputs, ngram_weights, trainable=config.ngram_learn == "all")
-    wide = MaskedPooling1D("sum", name="ngram_sum")(weights)
+    gram_ids = ngram_layer(config, char_ngrams, name=f"{prefix}ngrams")(ids)
+    weights = _ngram_weights(gram_ids, config, outputs, ngram_weights, trainable=config.ngram_learn == "all",
+                             prefix=prefix)
+    wide = MaskedPooling1D("sum", name=f"{prefix}ngram_sum")(weights)
     if config.ngram_learn == "scale" and scaled:
         # A learned scale (identity at first) calibrates the fixed weights.
         wide = keras.layers.Dense(outputs, use_bias=False, kernel_initializer="identity", name="ngram_scale")(wide)
