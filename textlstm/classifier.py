@@ -311,9 +311,6 @@ class TextClassifier:
         `epochs`, member i trains exactly `epochs[i]` epochs (no early stopping)."""
         cfg = self.config
         late = model_config.late_path() is not None
-        if model_config.ngram_fusion == "late" and not late:
-            raise ConfigError("model.ngram_fusion: late fuses the LSTM with the n-gram path: set model.ngram_features "
-                              "(or model.ngram_chars)")
         train_ds, val_ds = self.datasets()
         if late and val_ds is None:
             raise ConfigError("a late n-gram path (model.ngram_fusion: late or model.late_ngrams) fits the fusion "

@@ -141,6 +141,12 @@ class ModelConfig:
     def __post_init__(self):
         if self.ngram_fusion not in ("joint", "late"):
             raise ConfigError(f"model.ngram_fusion must be joint or late, got {self.ngram_fusion!r}")
+        if self.ngram_fusion == "late" and not (self.ngram_features or self.ngram_chars):
+            raise ConfigError("model.ngram_fusion: late fuses the LSTM with the n-gram path: set model.ngram_features "
+                              "(or model.ngram_chars)")
+        if self.ngram_fusion == "late" and (self.ngram_learn != "scale" or self.ngram_leave_one_out):
+            raise ConfigError("model.ngram_fusion: late keeps the n-gram weights fixed while the LSTM trains alone; "
+                              "it cannot be combined with model.ngram_learn: all or model.ngram_leave_one_out")
         self.late_path()  # a bad late_ngrams fails when the pipeline is read
 
     def late_path(self) -> "ModelConfig | None":
@@ -154,7 +160,7 @@ class ModelConfig:
         (2, [2, 5], 'nbsvm', 'late')
         """
         if self.late_ngrams is None:
-            return self if self.ngram_fusion == "late" and (self.ngram_features or self.ngram_chars) else None
+            return self if self.ngram_fusion == "late" else None
         if not isinstance(self.late_ngrams, dict):
             raise ConfigError(f"model.late_ngrams: expected a mapping of n-gram keys, got {self.late_ngrams!r}")
         if self.ngram_fusion == "late":
@@ -166,11 +172,10 @@ class ModelConfig:
                                   f"{', '.join(LATE_NGRAM_KEYS)}).{_suggest(str(key), LATE_NGRAM_KEYS)}")
         values = from_dict(ModelConfig, {**{k: getattr(self, k) for k in LATE_NGRAM_KEYS}, **self.late_ngrams},
                            "model.late_ngrams")
-        late = dataclasses.replace(self, **{k: getattr(values, k) for k in LATE_NGRAM_KEYS}, ngram_fusion="late",
-                                   ngram_learn="scale", ngram_leave_one_out=False, late_ngrams=None)
-        if not (late.ngram_features or late.ngram_chars):
+        if not (values.ngram_features or values.ngram_chars):
             raise ConfigError("model.late_ngrams needs n-grams: set ngram_features (or ngram_chars) there or in model")
-        return late
+        return dataclasses.replace(self, **{k: getattr(values, k) for k in LATE_NGRAM_KEYS}, ngram_fusion="late",
+                                   ngram_learn="scale", ngram_leave_one_out=False, late_ngrams=None)
 
 
 # The keys of `ModelConfig.late_ngrams`: what the late n-gram path can set for itself.

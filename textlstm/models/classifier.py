@@ -236,11 +236,6 @@ def _wide_path(ids, config: ModelConfig, outputs: int, ngram_weights, char_ngram
     layers' names start with `prefix`."""
     if config.ngram_learn not in ("scale", "all"):
         raise ConfigError(f"model.ngram_learn must be scale or all, got {config.ngram_learn!r}")
-    if config.ngram_fusion not in ("joint", "late"):
-        raise ConfigError(f"model.ngram_fusion must be joint or late, got {config.ngram_fusion!r}")
-    if config.ngram_fusion == "late" and (config.ngram_learn != "scale" or config.ngram_leave_one_out):
-        raise ConfigError("model.ngram_fusion: late keeps the n-gram weights fixed while the LSTM trains alone; "
-                          "it cannot be combined with model.ngram_learn: all or model.ngram_leave_one_out")
     gram_ids = ngram_layer(config, char_ngrams, name=f"{prefix}ngrams")(ids)
     weights = _ngram_weights(gram_ids, config, outputs, ngram_weights, trainable=config.ngram_learn == "all",
                              prefix=prefix)
