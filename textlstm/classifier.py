@@ -280,7 +280,7 @@ class TextClassifier:
         """`build_classifier`'s n-gram tables and initial weights for the joint
         path and the late one (`mc.late_path()`)."""
         inputs = {}
-        if (mc.ngram_features or mc.ngram_chars) and mc.ngram_fusion == "joint":
+        if mc.has_joint_path():
             inputs.update(ngram_weights=self._ngram_weights(mc), char_ngrams=self._char_ngrams(mc))
         late = mc.late_path()
         if late is not None:

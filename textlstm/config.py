@@ -149,6 +149,17 @@ class ModelConfig:
                               "it cannot be combined with model.ngram_learn: all or model.ngram_leave_one_out")
         self.late_path()  # a bad late_ngrams fails when the pipeline is read
 
+    def has_joint_path(self) -> bool:
+        """Whether an n-gram path trains with the LSTM, its logits added to the
+        LSTM's (`ngram_fusion: joint`, the default, with n-grams set).
+
+        >>> ModelConfig(ngram_features=2).has_joint_path()
+        True
+        >>> ModelConfig(ngram_features=2, ngram_fusion="late").has_joint_path()
+        False
+        """
+        return bool(self.ngram_features or self.ngram_chars) and self.ngram_fusion == "joint"
+
     def late_path(self) -> "ModelConfig | None":
         """The config of the n-gram path that is fused late (its weights fixed
         while the LSTM trains), or None: this config itself with

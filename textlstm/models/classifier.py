@@ -92,7 +92,7 @@ def build_classifier(
     binary = num_classes == 2
     outputs = 1 if binary else num_classes
     logits = keras.layers.Dense(outputs, kernel_regularizer=reg, name="logits")(x)
-    if (config.ngram_features or config.ngram_chars) and config.ngram_fusion == "joint":
+    if config.has_joint_path():
         logits = keras.layers.Add(name="wide_and_deep")([logits, _wide_path(ids, config, outputs, ngram_weights,
                                                                             char_ngrams)])
     late = config.late_path()
