@@ -1,5 +1,6 @@
 """End-to-end: fit on the demo corpus, evaluate, predict, save/load, export."""
 
+import json
 
 import keras
 import numpy as np
@@ -46,6 +47,35 @@ def test_predict_save_load_roundtrip(trained_demo, tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
     assert loaded.predict(["a great film"])[0].label in ("negative", "positive")
     assert loaded.config.model.units == clf.config.model.units
+
+
+def test_artifact_leaves_out_optimizer_state(trained_demo, tmp_path):
+    import io
+    import zipfile
+
+    import h5py
+
+    clf, _ = trained_demo
+    net = clf.networks[0]
+    assert net.compiled and net.optimizer.variables  # trained with Adam: moments exist in memory
+    path = clf.save(tmp_path / "model.keras")
+    with zipfile.ZipFile(path) as archive:
+        names = []
+        h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r").visit(names.append)
+        config = json.loads(archive.read("config.json"))
+    assert names and not [n for n in names if "optimizer" in n]
+
+    def compile_configs(node):
+        if isinstance(node, dict):
+            yield from ([node["compile_config"]] if "compile_config" in node else [])
+            for value in node.values():
+                yield from compile_configs(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from compile_configs(value)
+
+    assert not [c for c in compile_configs(config) if c]
+    assert net.compiled and net.optimizer is not None  # the classifier in memory keeps its optimizer
 
 
 def test_negation_flips_prediction(trained_demo):
