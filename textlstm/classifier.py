@@ -185,8 +185,6 @@ class TextClassifier:
         """The character n-gram table of the vocabulary for `model.ngram_chars`."""
         if not mc.ngram_chars:
             return None
-        if len(mc.ngram_chars) != 2:
-            raise ConfigError(f"model.ngram_chars must be [min, max], e.g. [2, 5], got {mc.ngram_chars!r}")
         return self._cached(("chars", *mc.ngram_chars, mc.ngram_buckets),
                             lambda: char_ngram_table(self.vectorizer.get_vocabulary(), *mc.ngram_chars,
                                                      buckets=mc.ngram_buckets))
@@ -196,8 +194,6 @@ class TextClassifier:
         (computed once per n-gram setting): naive Bayes log-count ratios of
         the training split, or those refined by a fitted NBSVM (reported in
         `data_report[report]`)."""
-        if mc.ngram_init not in ("naive_bayes", "nbsvm", "zeros"):
-            raise ConfigError(f"model.ngram_init must be naive_bayes, nbsvm or zeros, got {mc.ngram_init!r}")
         if mc.ngram_init == "zeros":
             return None
         key = ("naive_bayes", *self._grams_key(mc))
@@ -228,9 +224,6 @@ class TextClassifier:
         mc = model_config or self.config.model
         if not mc.ngram_leave_one_out:
             return net, train, val
-        if mc.ngram_init != "naive_bayes" or mc.ngram_learn != "scale" or not (mc.ngram_features or mc.ngram_chars):
-            raise ConfigError("model.ngram_leave_one_out needs the naive Bayes n-gram path with fixed weights: "
-                              "model.ngram_features (or ngram_chars), ngram_init: naive_bayes, ngram_learn: scale")
         # The trainer steps `net`'s own optimizer, so the saved `net` keeps its state.
         trainer = self._compile(leave_one_out_trainer(net, self._naive_bayes_counts(mc)),
                                 train_config or self.config.train, optimizer=net.optimizer)

@@ -139,8 +139,20 @@ class ModelConfig:
     #   the LATE_NGRAM_KEYS, and those it leaves out are copied from this path's
 
     def __post_init__(self):
-        if self.ngram_fusion not in ("joint", "late"):
-            raise ConfigError(f"model.ngram_fusion must be joint or late, got {self.ngram_fusion!r}")
+        """Checks that need no data, so that a bad value fails when the pipeline is read."""
+        for key, choices in (("pooling", ("last", "max", "mean")), ("ngram_init", ("naive_bayes", "nbsvm", "zeros")),
+                             ("ngram_learn", ("scale", "all")), ("ngram_fusion", ("joint", "late"))):
+            if getattr(self, key) not in choices:
+                raise ConfigError(f"model.{key} must be {', '.join(choices[:-1])} or {choices[-1]}, "
+                                  f"got {getattr(self, key)!r}")
+        chars = self.ngram_chars
+        if chars is not None and not (isinstance(chars, (list, tuple)) and len(chars) == 2
+                                      and all(isinstance(n, int) for n in chars) and 1 <= chars[0] <= chars[1]):
+            raise ConfigError(f"model.ngram_chars must be [min, max] with 1 <= min <= max, e.g. [2, 5], got {chars!r}")
+        if self.ngram_leave_one_out and (self.ngram_init != "naive_bayes" or self.ngram_learn != "scale"
+                                         or not (self.ngram_features or self.ngram_chars)):
+            raise ConfigError("model.ngram_leave_one_out needs the naive Bayes n-gram path with fixed weights: "
+                              "model.ngram_features (or ngram_chars), ngram_init: naive_bayes, ngram_learn: scale")
         if self.ngram_fusion == "late" and not (self.ngram_features or self.ngram_chars):
             raise ConfigError("model.ngram_fusion: late fuses the LSTM with the n-gram path: set model.ngram_features "
                               "(or model.ngram_chars)")

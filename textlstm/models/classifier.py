@@ -71,8 +71,6 @@ def build_classifier(
     if config.embedding_dropout:
         x = keras.layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(x)
     pooled = config.pooling in ("max", "mean")
-    if config.pooling not in ("last", "max", "mean"):
-        raise ConfigError(f"model.pooling must be last, max or mean, got {config.pooling!r}")
     for i, units in enumerate(config.units):
         last = i == len(config.units) - 1
         x = recurrent_layer(
@@ -234,8 +232,6 @@ def _wide_path(ids, config: ModelConfig, outputs: int, ngram_weights, char_ngram
     """A linear model over hashed n-grams (as in wide & deep, or fastText):
     the sum of one weight (per output) for every n-gram of the text. Its
     layers' names start with `prefix`."""
-    if config.ngram_learn not in ("scale", "all"):
-        raise ConfigError(f"model.ngram_learn must be scale or all, got {config.ngram_learn!r}")
     gram_ids = ngram_layer(config, char_ngrams, name=f"{prefix}ngrams")(ids)
     weights = _ngram_weights(gram_ids, config, outputs, ngram_weights, trainable=config.ngram_learn == "all",
                              prefix=prefix)
