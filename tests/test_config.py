@@ -29,22 +29,22 @@ def test_type_errors_are_clear():
         pipeline_from_dict({"model": {"bidirectional": "maybe"}})
 
 
-@pytest.mark.parametrize("model,message", [
-    ({"pooling": "attention"}, r"model.pooling must be last, max or mean, got 'attention'"),
-    ({"ngram_init": "glove"}, r"model.ngram_init must be naive_bayes, nbsvm or zeros"),
-    ({"ngram_learn": "svm"}, r"model.ngram_learn must be scale or all"),
-    ({"ngram_chars": [5, 2]}, r"model.ngram_chars must be \[min, max\]"),
-    ({"ngram_chars": [3]}, r"model.ngram_chars must be \[min, max\]"),
-    ({"ngram_chars": [0, 3]}, r"model.ngram_chars must be \[min, max\]"),
-    ({"ngram_features": 2, "late_ngrams": {"ngram_chars": [4, 2]}}, r"model.ngram_chars must be \[min, max\]"),
-    ({"ngram_features": 2, "ngram_init": "nbsvm", "ngram_leave_one_out": True}, r"ngram_leave_one_out needs"),
+@pytest.mark.parametrize("overrides,message", [
+    (["model.pooling=attention"], r"model.pooling must be last, max or mean, got 'attention'"),
+    (["model.ngram_init=glove"], r"model.ngram_init must be naive_bayes, nbsvm or zeros"),
+    (["model.ngram_learn=svm"], r"model.ngram_learn must be scale or all"),
+    (["model.ngram_chars=[5, 2]"], r"model.ngram_chars must be \[min, max\]"),
+    (["model.ngram_chars=[3]"], r"model.ngram_chars must be \[min, max\]"),
+    (["model.ngram_chars=[0, 3]"], r"model.ngram_chars must be \[min, max\]"),
+    (["model.ngram_features=2", "model.late_ngrams={ngram_chars: [4, 2]}"], r"model.ngram_chars must be \[min, max\]"),
+    (["model.ngram_features=2", "model.ngram_init=nbsvm", "model.ngram_leave_one_out=true"],
+     r"ngram_leave_one_out needs"),
 ])
-def test_model_values_fail_when_the_pipeline_is_read(tmp_path, model, message):
+def test_model_values_fail_when_the_pipeline_is_read(tmp_path, overrides, message):
     p = tmp_path / "p.yaml"
     p.write_text("task: classification\n")
-    overrides = [f"model.{key}={value}" for key, value in model.items()]
     with pytest.raises(ConfigError, match=message):
-        load_pipeline(p, [o.replace("True", "true").replace("'", "") for o in overrides])
+        load_pipeline(p, overrides)
     assert load_pipeline(p, [])  # the defaults pass
 
 

@@ -150,16 +150,25 @@ class ModelConfig:
                                       and all(isinstance(n, int) for n in chars) and 1 <= chars[0] <= chars[1]):
             raise ConfigError(f"model.ngram_chars must be [min, max] with 1 <= min <= max, e.g. [2, 5], got {chars!r}")
         if self.ngram_leave_one_out and (self.ngram_init != "naive_bayes" or self.ngram_learn != "scale"
-                                         or not (self.ngram_features or self.ngram_chars)):
+                                         or not self.has_ngrams()):
             raise ConfigError("model.ngram_leave_one_out needs the naive Bayes n-gram path with fixed weights: "
                               "model.ngram_features (or ngram_chars), ngram_init: naive_bayes, ngram_learn: scale")
-        if self.ngram_fusion == "late" and not (self.ngram_features or self.ngram_chars):
+        if self.ngram_fusion == "late" and not self.has_ngrams():
             raise ConfigError("model.ngram_fusion: late fuses the LSTM with the n-gram path: set model.ngram_features "
                               "(or model.ngram_chars)")
         if self.ngram_fusion == "late" and (self.ngram_learn != "scale" or self.ngram_leave_one_out):
             raise ConfigError("model.ngram_fusion: late keeps the n-gram weights fixed while the LSTM trains alone; "
                               "it cannot be combined with model.ngram_learn: all or model.ngram_leave_one_out")
         self.late_path()  # a bad late_ngrams fails when the pipeline is read
+
+    def has_ngrams(self) -> bool:
+        """Whether this config has an n-gram path: word n-grams
+        (`ngram_features`) or each token's character n-grams (`ngram_chars`).
+
+        >>> ModelConfig(ngram_chars=[2, 5]).has_ngrams(), ModelConfig().has_ngrams()
+        (True, False)
+        """
+        return bool(self.ngram_features or self.ngram_chars)
 
     def has_joint_path(self) -> bool:
         """Whether an n-gram path trains with the LSTM, its logits added to the
@@ -170,7 +179,7 @@ class ModelConfig:
         >>> ModelConfig(ngram_features=2, ngram_fusion="late").has_joint_path()
         False
         """
-        return bool(self.ngram_features or self.ngram_chars) and self.ngram_fusion == "joint"
+        return self.has_ngrams() and self.ngram_fusion == "joint"
 
     def late_path(self) -> "ModelConfig | None":
         """The config of the n-gram path that is fused late (its weights fixed
@@ -195,7 +204,7 @@ class ModelConfig:
                                   f"{', '.join(LATE_NGRAM_KEYS)}).{_suggest(str(key), LATE_NGRAM_KEYS)}")
         values = from_dict(ModelConfig, {**{k: getattr(self, k) for k in LATE_NGRAM_KEYS}, **self.late_ngrams},
                            "model.late_ngrams")
-        if not (values.ngram_features or values.ngram_chars):
+        if not values.has_ngrams():
             raise ConfigError("model.late_ngrams needs n-grams: set ngram_features (or ngram_chars) there or in model")
         return dataclasses.replace(self, **{k: getattr(values, k) for k in LATE_NGRAM_KEYS}, ngram_fusion="late",
                                    ngram_learn="scale", ngram_leave_one_out=False, late_ngrams=None)
