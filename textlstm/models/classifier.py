@@ -87,8 +87,7 @@ def build_classifier(
         x = MaskedPooling1D(config.pooling, name=f"{config.pooling}_pool")(x)
     if config.dropout:
         x = keras.layers.Dropout(config.dropout, name="dropout")(x)
-    binary = num_classes == 2
-    outputs = 1 if binary else num_classes
+    outputs = _output_units(num_classes)
     logits = keras.layers.Dense(outputs, kernel_regularizer=reg, name="logits")(x)
     if config.has_joint_path():
         logits = keras.layers.Add(name="wide_and_deep")([logits, _wide_path(ids, config, outputs, ngram_weights,
@@ -97,8 +96,7 @@ def build_classifier(
     if late is not None:
         wide = _wide_path(ids, late, outputs, late_ngram_weights, late_char_ngrams, scaled=False, prefix="late_")
         logits = LogitFusion(trainable=False, name="fusion")([logits, wide])
-    probs = keras.layers.Activation("sigmoid" if binary else "softmax", name="probabilities")(logits)
-    return keras.Model(ids, probs, name=name)
+    return keras.Model(ids, _probabilities(logits), name=name)
 
 
 def build_nbsvm(config: ModelConfig, num_classes: int, ngram_weights: np.ndarray,
@@ -107,8 +105,7 @@ def build_nbsvm(config: ModelConfig, num_classes: int, ngram_weights: np.ndarray
     regression whose weight for each n-gram is its naive Bayes ratio times a
     learned factor (starting at 0, L2 `config.ngram_l2`). `nbsvm_weights`
     reads the fitted weights (ratio x factor) back out of it."""
-    binary = num_classes == 2
-    outputs = 1 if binary else num_classes
+    outputs = _output_units(num_classes)
     ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
     gram_ids = ngram_layer(config, char_ngrams)(ids)
     ratios = _ngram_weights(gram_ids, config, outputs, ngram_weights, trainable=False)
@@ -117,8 +114,17 @@ def build_nbsvm(config: ModelConfig, num_classes: int, ngram_weights: np.ndarray
                                      name="ngram_factors")(gram_ids)
     logits = MaskedPooling1D("sum", name="ngram_sum")(keras.layers.Multiply(name="nbsvm")([ratios, factors]))
     logits = keras.layers.Dense(outputs, name="logits")(logits)  # a scale and a bias
-    probs = keras.layers.Activation("sigmoid" if binary else "softmax", name="probabilities")(logits)
-    return keras.Model(ids, probs, name=name)
+    return keras.Model(ids, _probabilities(logits), name=name)
+
+
+def _output_units(num_classes: int) -> int:
+    """Logits per example: one (sigmoid) for 2 classes, one per class (softmax) otherwise."""
+    return 1 if num_classes == 2 else num_classes
+
+
+def _probabilities(logits, name: str | None = "probabilities"):
+    """Sigmoid over a single logit, softmax over several."""
+    return keras.layers.Activation("sigmoid" if logits.shape[-1] == 1 else "softmax", name=name)(logits)
 
 
 def nbsvm_weights(model: keras.Model) -> np.ndarray:
@@ -155,7 +161,7 @@ def fit_late_fusion(model: keras.Model, dataset, steps: int = 300, learning_rate
     inputs = [keras.Input(shape=deep.shape[1:]), keras.Input(shape=wide.shape[1:])]
     fusion.trainable = True
     try:
-        combiner = keras.Model(inputs, keras.layers.Activation("sigmoid" if binary else "softmax")(fusion(inputs)))
+        combiner = keras.Model(inputs, _probabilities(fusion(inputs), name=None))
         combiner.compile(optimizer=keras.optimizers.Adam(learning_rate),
                          loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy")
         # Full-batch steps in one epoch (per-epoch overhead would dominate).
