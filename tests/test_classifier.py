@@ -11,7 +11,7 @@ import textlstm
 from textlstm.classifier import TextClassifier
 from textlstm.config import ConfigError, PipelineConfig, TrainConfig, pipeline_from_dict
 from textlstm.data.sources import DataError
-from textlstm.models import fit_late_fusion
+from textlstm.models import FusedAccuracy, fit_late_fusion
 from textlstm.training import best_epoch
 
 
@@ -322,6 +322,7 @@ def test_late_fusion_trains_the_network_then_fits_the_combiner(tmp_path, classes
     ({"ngram_fusion": "joint", "late_ngrams": {"ngram_features": "two"}}, {}, True,
      "model.late_ngrams.ngram_features: expected an integer"),
     ({"ngram_fusion": "joint", "late_ngrams": [2, 4]}, {}, True, "model.late_ngrams: expected a mapping"),
+    ({"ngram_fusion": "joint"}, {"monitor": "val_fused_accuracy"}, True, "this model has none"),
 ])
 def test_late_fusion_config_errors(extra, train, validation, message):
     with pytest.raises(ConfigError, match=message):
@@ -330,3 +331,58 @@ def test_late_fusion_config_errors(extra, train, validation, message):
                                   "train": {"epochs": 1, "verbose": 0, "tensorboard": False, **train}})
         TextClassifier(cfg).fit(["good film", "bad film"] * 4, ["p", "n"] * 4,
                                 validation=(["good", "bad"], ["p", "n"]) if validation else None)
+
+
+def test_fused_accuracy_is_logged_each_epoch_and_leaves_training_unchanged(tmp_path):
+    """FusedAccuracy adds val_fused_accuracy (the fusion fitted on the
+    validation split at that epoch) to the logs, puts the fusion weights back,
+    and so trains exactly the weights that training without it does; with
+    train.monitor: val_fused_accuracy the kept epoch is the best fused one."""
+    texts = [f"{w} film {v}" for w in ("good", "fun", "dull", "awful") for v in ("today", "again", "now")] * 3
+    labels = ["pos" if t.split()[0] in ("good", "fun") else "neg" for t in texts]
+    validation = (texts[::5], labels[::5])
+    cfg = pipeline_from_dict({"model": {"units": [4], "embedding_dim": 4, "ngram_features": 2, "ngram_buckets": 4096,
+                                        "late_ngrams": {"ngram_init": "nbsvm"}},
+                              "train": {"epochs": 3, "verbose": 0, "patience": None, "tensorboard": False}})
+    clf = TextClassifier(cfg).fit(texts, labels, validation=validation, output_dir=tmp_path / "run")
+    fused = clf.history[0]["val_fused_accuracy"]
+    assert len(fused) == 3 and all(0.0 <= f <= 1.0 for f in fused)
+    assert "val_fused_accuracy" in (tmp_path / "run" / "history.csv").read_text().splitlines()[0]
+
+    # The callback alone: the logged score is fit_late_fusion's, the fusion weights are put back.
+    net, val = clf.network, clf.datasets()[1]
+    fusion = net.get_layer("fusion")
+    fusion.source_weights.assign([1.0, 0.0])
+    before = [w.copy() for w in fusion.get_weights()]
+    logs = {}
+    FusedAccuracy(net, val).on_epoch_end(0, logs)
+    assert all(np.array_equal(a, b) for a, b in zip(before, fusion.get_weights()))
+    assert logs["val_fused_accuracy"] == fit_late_fusion(net, val)["accuracy"]["fused"]
+
+    # Training with and without it gives the same network.
+    def trained(callbacks):
+        from textlstm.training import fit
+
+        keras.utils.set_random_seed(3)
+        model = clf.build_network()
+        train_ds, val_ds = clf.datasets()
+        fit(model, train_ds, val_ds, cfg.train, callbacks=callbacks(model, val_ds))
+        return [w.numpy() for w in model.weights if "fusion" not in w.path]
+
+    plain, scored = trained(lambda m, v: []), trained(lambda m, v: [FusedAccuracy(m, v)])
+    assert len(plain) == len(scored) and all(np.array_equal(a, b) for a, b in zip(plain, scored))
+
+    # Early stopping on the fused score keeps its best epoch.
+    cfg.train.monitor, cfg.train.patience = "val_fused_accuracy", 3
+    keras.utils.set_random_seed(0)
+    clf = TextClassifier(cfg).fit(texts, labels, validation=validation)
+    assert best_epoch(clf.history[0], cfg.train) == 1 + int(np.argmax(clf.history[0]["val_fused_accuracy"]))
+
+
+def test_learning_curves_show_the_fused_score():
+    from textlstm.evaluation import plot_history
+
+    fig = plot_history({"loss": [0.7, 0.5], "accuracy": [0.6, 0.8], "val_loss": [0.7, 0.6],
+                        "val_accuracy": [0.6, 0.7], "val_fused_accuracy": [0.7, 0.75]})
+    panels = {ax.get_title(): [line.get_label() for line in ax.get_lines()] for ax in fig.axes}
+    assert panels == {"loss": ["train", "validation"], "accuracy": ["train", "validation", "validation, fused"]}

@@ -69,6 +69,15 @@ def test_direction_is_checked_against_the_objective():
         search(["search.objective=val_loss", "search.direction=max"])
 
 
+def test_objective_defaults_to_the_fused_score_with_a_late_ngram_path():
+    late = ["model.ngram_features=2", "model.late_ngrams={ngram_init: naive_bayes}"]
+    assert search([]).objective == "val_accuracy"
+    assert search(late).objective == "val_fused_accuracy"
+    assert search(late + ["search.objective=val_loss"]).objective == "val_loss"
+    with pytest.raises(ConfigError, match="does not report 'val_fused_accuracy'"):
+        search(["search.objective=val_fused_accuracy"])
+
+
 def test_hypermodel_maps_layers_and_values_to_configs():
     import keras_tuner as kt
 
@@ -160,6 +169,26 @@ def test_tune_hyperband_reports_retrains_and_keeps_no_trial_weights(tmp_path):
     other = overrides + ["search.space={units: {choice: [4, 16]}}"]
     with pytest.raises(ConfigError, match="different search space.*units.*--overwrite"):
         tune(PIPELINE, tmp_path, overrides=other, progress=False)
+
+
+def test_tune_scores_a_late_fusion_model_on_the_fused_accuracy(tmp_path):
+    """With a late n-gram path, trials are scored (and stopped early) on the
+    fused model, which is what `textlstm train` keeps, and so is the retrain."""
+    import keras
+
+    from textlstm.tuning import tune
+
+    keras.utils.set_random_seed(0)
+    late = ["model.ngram_features=2", "model.ngram_buckets=4096", "model.late_ngrams={ngram_init: naive_bayes}",
+            "search.max_trials=2", "search.max_epochs=2", "search.space={units: {choice: [4, 8]}}"]
+    result = tune(PIPELINE, tmp_path, overrides=TINY + late, progress=False)
+    assert result.objective == "val_fused_accuracy"
+    assert [r["status"] for r in result.trials] == ["COMPLETED"] * 2
+    for row in result.trials:
+        assert 0.0 <= row["val_fused_accuracy"] <= 1.0 and "val_accuracy" in row
+    assert result.best_score == max(r["val_fused_accuracy"] for r in result.trials)
+    assert result.best_config.train.monitor == "val_fused_accuracy"
+    assert "val_fused_accuracy" in result.classifier.history[0] and result.classifier.data_report["fusion"]
 
 
 def _free_port():

@@ -33,7 +33,7 @@ from textlstm.data.batching import (batch_by_length, bucket_boundaries, sequence
 from textlstm.data.vectorize import load_pretrained_vectors, make_vectorizer
 from textlstm.evaluation import classification_metrics, plot_confusion_matrix
 from textlstm.layers import Metadata, NonEmptySequences
-from textlstm.models import (build_classifier, build_nbsvm, cudnn_report, fit_late_fusion, leave_one_out_trainer,
+from textlstm.models import (FusedAccuracy, build_classifier, build_nbsvm, cudnn_report, fit_late_fusion, leave_one_out_trainer,
                              nbsvm_weights, ngram_layer)
 from textlstm.models.ngrams import char_ngram_table, naive_bayes_counts, naive_bayes_ratios
 from textlstm.training import best_epoch
@@ -236,8 +236,8 @@ class TextClassifier:
         and return its per-n-gram weights."""
         train, val = self.datasets()
         tc = dataclasses.replace(self.config.train, epochs=mc.ngram_epochs, learning_rate=mc.ngram_learning_rate,
-                                 patience=2 if val is not None else None, restore_best=True, tensorboard=False,
-                                 steps_per_epoch=None)
+                                 monitor="val_accuracy", patience=2 if val is not None else None, restore_best=True,
+                                 tensorboard=False, steps_per_epoch=None)
         log.info("fitting the NBSVM n-gram path (at most %d epochs)", mc.ngram_epochs)
         net = self._compile(build_nbsvm(mc, self.labels.num_classes, ratios, self._char_ngrams(mc)), tc)
         history = fit_model(net, train, val, tc)
@@ -292,6 +292,9 @@ class TextClassifier:
         if cfg.train.refit and cfg.model.late_path() is not None:
             raise ConfigError("train.refit cannot be combined with a late n-gram path (model.ngram_fusion: late or "
                               "model.late_ngrams), which keeps the validation split to fit its fusion weights")
+        if cfg.train.monitor == "val_fused_accuracy" and cfg.model.late_path() is None:
+            raise ConfigError("train.monitor: val_fused_accuracy is the score of a late n-gram path's fusion "
+                              "(model.ngram_fusion: late or model.late_ngrams), and this model has none")
         self.prepare(texts, labels, validation)
         out = Path(output_dir) if output_dir else None
         networks, self.history = self._fit_members(cfg.model, out)
@@ -319,7 +322,9 @@ class TextClassifier:
                 tc = dataclasses.replace(tc, epochs=epochs[member], patience=None, restore_best=False)
             net = self.build_network(model_config, tc, name=f"classifier_{member}" if members > 1 else "classifier")
             member_dir = (out / f"member_{member}" if members > 1 else out) if out else None
-            histories.append(fit_model(*self.training_setup(net, train_ds, val_ds, model_config, tc), tc, member_dir))
+            scores = [FusedAccuracy(net, val_ds)] if late else []
+            histories.append(fit_model(*self.training_setup(net, train_ds, val_ds, model_config, tc), tc, member_dir,
+                                       callbacks=scores))
             if late:
                 fusion = fit_late_fusion(net, val_ds)
                 log.info("late fusion on %d validation texts: %s", fusion["examples"], fusion["accuracy"])

@@ -55,7 +55,8 @@ def read_history(path: str | Path) -> dict:
 
 
 def plot_history(history: dict, path: str | Path | None = None):
-    """Learning curves: one panel per metric, training vs validation."""
+    """Learning curves: one panel per metric, training vs validation (and the
+    fused model's validation score, where the history has one)."""
     plt = _pyplot()
     metrics = [k for k in history if not k.startswith("val_") and k not in ("epoch", "epoch_time", "learning_rate")]
     fig, axes = plt.subplots(1, max(len(metrics), 1), figsize=(4.5 * max(len(metrics), 1), 3.5), squeeze=False)
@@ -64,6 +65,9 @@ def plot_history(history: dict, path: str | Path | None = None):
         ax.plot(epochs, history[name], "o-", label="train")
         if f"val_{name}" in history:
             ax.plot(epochs[: len(history[f"val_{name}"])], history[f"val_{name}"], "o-", label="validation")
+        if f"val_fused_{name}" in history:  # textlstm.models.FusedAccuracy: with the late n-gram path
+            ax.plot(epochs[: len(history[f"val_fused_{name}"])], history[f"val_fused_{name}"], "o-",
+                    label="validation, fused")
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.grid(alpha=0.3)

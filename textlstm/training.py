@@ -93,13 +93,17 @@ def best_epoch(history: dict, config: TrainConfig) -> int:
 
 
 def fit(model: keras.Model, train_ds, val_ds, config: TrainConfig, output_dir=None, callbacks=()) -> dict:
-    """Train a compiled `model`; returns the history dict (lists per metric)."""
+    """Train a compiled `model`; returns the history dict (lists per metric).
+
+    `callbacks` run before the ones `config` asks for, so a metric they add to
+    an epoch's logs (e.g. `textlstm.models.FusedAccuracy`) reaches early
+    stopping, the checkpoint and the CSV log."""
     history = model.fit(
         train_ds,
         validation_data=val_ds,
         epochs=config.epochs,
         steps_per_epoch=config.steps_per_epoch,
-        callbacks=make_callbacks(config, output_dir, val_ds is not None) + list(callbacks),
+        callbacks=list(callbacks) + make_callbacks(config, output_dir, val_ds is not None),
         verbose=config.verbose,
         shuffle=False,  # the tf.data pipeline shuffles
     )

@@ -182,6 +182,33 @@ def fit_late_fusion(model: keras.Model, dataset, steps: int = 300, learning_rate
                          "fused": accuracy(fused)}}
 
 
+class FusedAccuracy(keras.callbacks.Callback):
+    """Adds `val_fused_accuracy` to each epoch's logs: the accuracy on
+    `val_ds` of `model` with its late fusion fitted there (`fit_late_fusion`)
+    at that epoch's weights, so that early stopping, checkpoints, the CSV log
+    and Keras Tuner can use the fused model's score. The fusion weights are
+    put back afterwards, so training itself is unchanged. Three numbers are
+    fitted and scored on the same texts, so the score is slightly optimistic.
+
+    Give it before other callbacks (`textlstm.training.fit` runs the
+    callbacks it is given first)."""
+
+    def __init__(self, model: keras.Model, val_ds):
+        super().__init__()
+        self.network = model  # not `self.model`: fit may train a wrapper that shares its weights
+        self.val_ds = val_ds
+
+    def on_epoch_end(self, epoch, logs=None):
+        fusion = self.network.get_layer("fusion")
+        before = fusion.get_weights()
+        try:
+            report = fit_late_fusion(self.network, self.val_ds)
+        finally:
+            fusion.set_weights(before)
+        if logs is not None:
+            logs["val_fused_accuracy"] = report["accuracy"]["fused"]
+
+
 def leave_one_out_trainer(model: keras.Model, naive_bayes_counts: np.ndarray) -> keras.Model:
     """The training twin of a `build_classifier` model whose wide path holds
     fixed naive Bayes ratios (`ngram_init: naive_bayes`, `ngram_learn: scale`).

@@ -139,10 +139,17 @@ class TaskHyperModel(kt.HyperModel):
         train_config = self.trial_config(hp, epochs)
         runner = self.ensure_prepared()
         train_ds, val_ds = runner.datasets(train_config.batch_size)
+        scores = self.epoch_scores(model, val_ds, self.configs(hp)[0])
         if hasattr(runner, "training_setup"):  # e.g. the classifier's leave-one-out trainer
             model, train_ds, val_ds = runner.training_setup(model, train_ds, val_ds, *self.configs(hp))
-        history = fit(model, train_ds, val_ds, train_config, None, callbacks=list(callbacks or ()))
+        history = fit(model, train_ds, val_ds, train_config, None, callbacks=scores + list(callbacks or ()))
         return best_epoch_metrics(history, self.search.objective, self.search.direction)
+
+
+    def epoch_scores(self, model, val_ds, model_config) -> list:
+        """Callbacks that add the task's own per-epoch scores to the logs
+        (none by default)."""
+        return []
 
 
 def best_epoch_metrics(history: dict, objective: str, direction: str) -> dict:
@@ -179,6 +186,13 @@ class ClassifierHyperModel(TaskHyperModel):
     embedding size, bidirectional, dropout, learning rate, batch size."""
 
     task = "classification"
+
+    def epoch_scores(self, model, val_ds, model_config) -> list:
+        """With a late n-gram path, `val_fused_accuracy` each epoch (the
+        model that `textlstm train` keeps is the fused one)."""
+        from textlstm.models import FusedAccuracy
+
+        return [FusedAccuracy(model, val_ds)] if model_config.late_path() is not None and val_ds is not None else []
 
 
 def _classifier(cfg):

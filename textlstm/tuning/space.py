@@ -101,7 +101,7 @@ class SearchConfig:
     """A validated `search:` section."""
 
     tuner: str = "hyperband"
-    objective: str = "val_accuracy"
+    objective: str | None = None  # None: val_fused_accuracy with a late n-gram path, else val_accuracy
     direction: str | None = None  # max | min; None: inferred from the objective
     max_trials: int | None = 12  # hyperband: caps its schedule
     executions_per_trial: int = 1
@@ -217,7 +217,10 @@ def search_config(cfg: PipelineConfig) -> SearchConfig:
     if tuner not in TUNERS:
         raise ConfigError(f"search.tuner: expected one of {list(TUNERS)}, got '{search.tuner}'.{_suggest(tuner, TUNERS)}")
     search.tuner = tuner
-    reported = reported_metrics(cfg.task)
+    late = cfg.task == "classification" and cfg.model.late_path() is not None
+    reported = reported_metrics(cfg.task) + (["val_fused_accuracy"] if late else [])
+    if search.objective is None:
+        search.objective = "val_fused_accuracy" if late else "val_accuracy"
     if search.objective not in reported:
         raise ConfigError(f"search.objective: the model does not report '{search.objective}'; it reports "
                           f"{reported}.{_suggest(search.objective, reported)}")

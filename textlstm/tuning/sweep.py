@@ -110,9 +110,11 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 
 def best_pipeline(cfg: PipelineConfig, hypermodel, hp) -> PipelineConfig:
-    """The pipeline with the trial's hyperparameters (and the retrain epochs)."""
+    """The pipeline with the trial's hyperparameters, the retrain epochs, and
+    early stopping on the sweep's objective (as in the trials)."""
     model, train = hypermodel.configs(hp)
-    train = dataclasses.replace(train, epochs=hypermodel.search.retrain_epochs or cfg.train.epochs)
+    train = dataclasses.replace(train, epochs=hypermodel.search.retrain_epochs or cfg.train.epochs,
+                                monitor=hypermodel.search.objective)
     return dataclasses.replace(cfg, model=model, train=train, search=None)
 
 
