@@ -25,7 +25,7 @@ TINY = ["data.demo_size=1000", "model.units=[48]", "model.embedding_dim=16", "tr
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("translate_demo")
     cmd = [sys.executable, "-m", "textlstm.cli", "train", str(ROOT / "pipelines" / "translate_demo.yaml"),
-           "--output", str(out)] + [a for s in TINY for a in ("--set", s)]
+           "--output", str(out), "--saved-model"] + [a for s in TINY for a in ("--set", s)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "Agg"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -64,6 +64,45 @@ def test_load_round_trip_matches_the_trained_translator(run):
     attention = translator.attention("3/3/21")
     assert attention["source"] == list("3/3/21")
     np.testing.assert_allclose(attention["weights"].sum(1), 1.0, atol=1e-4)
+
+
+def test_saved_model_translates_strings_as_the_translator_does(run):
+    """The SavedModel export: string in, string out, in the graph; `serve` is
+    beam search (with the greedy fallback) and `greedy` greedy decoding, each
+    giving what `translate` gives."""
+    import tensorflow as tf
+
+    out, metrics = run
+    translator = textlstm.load(out / "model.keras")
+    served = tf.saved_model.load(str(out / "saved_model"))  # written by `textlstm train --saved-model`
+    assert set(served.signatures) == {"serve", "greedy", "serving_default"}
+    for name in ("serve", "greedy"):
+        spec = served.signatures[name].structured_input_signature[1]["text"]
+        assert spec.dtype == tf.string and spec.shape.as_list() == [None]
+    texts = [e["source"] for e in metrics["test"]["examples"]] + ["3/3/21", "Wed 3 Mar 21", "", "2021 March 3",
+                                                                  "the 1st of january 1999"]
+    decode = lambda fn: [t.decode() for t in fn(tf.constant(texts))["translation"].numpy()]  # noqa: E731
+    assert decode(served.serve) == translator.translate(texts)
+    assert decode(served.greedy) == translator.translate(texts, beam_width=1)
+    scores = served.serve(tf.constant(texts))["score"].numpy()
+    greedy = translator.inference.greedy(translator.source_ids(texts))
+    assert (scores >= greedy.scores - 1e-4).all()
+
+
+def test_graph_detokenize_matches_python():
+    import tensorflow as tf
+
+    from textlstm.seq2seq.data import detokenize
+    from textlstm.seq2seq.export import detokenize as graph_detokenize
+    from textlstm.seq2seq.export import ids_to_strings
+
+    texts = ["Ein Mann ( links ) sitzt , lacht .", "Was ? Nein ! a : b ; c", "( ( x ) )", "", "no change"]
+    assert [t.decode() for t in graph_detokenize(tf.constant(texts)).numpy()] == [detokenize(t) for t in texts]
+    vocabulary = ["", "[UNK]", "[start]", "[end]", "ein", "mann", ",", "("]
+    ids = [[2, 4, 5, 6, 3, 4], [7, 4, 0, 0, 0, 0], [3, 4, 4, 0, 0, 0]]
+    words = [t.decode() for t in ids_to_strings(tf.constant(ids), vocabulary, " ").numpy()]
+    chars = [t.decode() for t in ids_to_strings(tf.constant(ids), vocabulary, "").numpy()]
+    assert words == ["ein mann,", "(ein", ""] and chars == ["einmann,", "(ein", ""]
 
 
 def test_cli_translate_arguments_and_stdin(run, capsys, monkeypatch):

@@ -277,11 +277,13 @@ class Translator:
         return save_keras(self.model, path)
 
     def export(self, path) -> Path:
-        """Not supported yet: the decoding loops are not part of the artifact model."""
-        from textlstm.artifact import ArtifactError
+        """Write a TF SavedModel whose `serve` (beam search) and `greedy`
+        signatures take `tf.string` texts and return translations
+        (`textlstm.seq2seq.export`)."""
+        from textlstm.seq2seq.export import export_translator
 
-        raise ArtifactError(f"{path}: SavedModel export of translation models is not supported yet; "
-                            f"use the .keras artifact (textlstm.load / textlstm translate)")
+        self._require_model()
+        return export_translator(self, path)
 
     def cudnn_report(self):
         """One row per LSTM/GRU direction of encoder and decoder: cuDNN-eligible or why not."""
