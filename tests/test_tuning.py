@@ -169,6 +169,15 @@ def test_tune_hyperband_reports_retrains_and_keeps_no_trial_weights(tmp_path):
     other = overrides + ["search.space={units: {choice: [4, 16]}}"]
     with pytest.raises(ConfigError, match="different search space.*units.*--overwrite"):
         tune(PIPELINE, tmp_path, overrides=other, progress=False)
+    # so is other data or a model change outside the space, before any work
+    for change, where in [("data.demo_size=700", "data.demo_size: 600 -> 700"),
+                          ("model.cell=gru", "model.cell: 'lstm' -> 'gru'")]:
+        with pytest.raises(ConfigError, match=f"trained on something else.*{where}.*--overwrite"):
+            tune(PIPELINE, tmp_path, overrides=overrides + [change], progress=False)
+    # keys that trials replace or do not use may change
+    again = tune(PIPELINE, tmp_path, overrides=overrides + ["train.epochs=2", "train.verbose=1"], progress=False,
+                 retrain_best=False)
+    assert len(_events(tmp_path)) == before and len(again.trials) == 4
 
 
 def test_tune_scores_a_late_fusion_model_on_the_fused_accuracy(tmp_path):
@@ -189,6 +198,24 @@ def test_tune_scores_a_late_fusion_model_on_the_fused_accuracy(tmp_path):
     assert result.best_score == max(r["val_fused_accuracy"] for r in result.trials)
     assert result.best_config.train.monitor == "val_fused_accuracy"
     assert "val_fused_accuracy" in result.classifier.history[0] and result.classifier.data_report["fusion"]
+
+
+def test_a_worker_with_other_trial_inputs_is_warned_not_refused(tmp_path, caplog):
+    from textlstm.tuning.sweep import guard_directory
+
+    cfg = load_pipeline(PIPELINE, TINY)
+    guard_directory(tmp_path, search(TINY), cfg, overwrite=False)
+    other = load_pipeline(PIPELINE, TINY + ["data.demo_size=700"])
+    with pytest.raises(ConfigError, match="data.demo_size: 600 -> 700"):
+        guard_directory(tmp_path, search(TINY), other, overwrite=False)
+    with caplog.at_level("WARNING", logger="textlstm"):
+        guard_directory(tmp_path, search(TINY), other, overwrite=False, strict_inputs=False)
+    assert "this worker's pipeline differs from the sweep's (data.demo_size: 600 -> 700)" in caplog.text
+    # a search.json from before trial inputs were stored resumes as it did
+    stored = json.loads((tmp_path / "search.json").read_text())
+    del stored["trial_inputs"]
+    (tmp_path / "search.json").write_text(json.dumps(stored))
+    guard_directory(tmp_path, search(TINY), other, overwrite=False)
 
 
 def _free_port():

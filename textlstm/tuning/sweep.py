@@ -11,7 +11,7 @@ result.classifier.predict(["a great film"])
 
 The sweep directory holds:
 
-    search.json     the search space and its hash (a different space is refused)
+    search.json     the search space and its hash, and what trials train on (a change is refused)
     sweep/          the oracle: oracle.json, tuner0.json, trial_NN/trial.json (no weights)
     events.jsonl    begin/end of every trial run, by tuner and process
     trials.csv, summary.md, trials.png
@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import socket
@@ -37,6 +38,8 @@ from typing import Any
 
 from textlstm.config import ConfigError, PipelineConfig, apply_overrides, load_pipeline, pipeline_from_dict
 from textlstm.tuning.space import SearchConfig, search_config
+
+log = logging.getLogger("textlstm")
 
 # Everything a sweep writes in its directory (removed by overwrite=True).
 SWEEP_OUTPUTS = ("search.json", "sweep", "events.jsonl", "trials.csv", "summary.md", "trials.png", "model.keras",
@@ -70,9 +73,12 @@ def _pipeline(pipeline, overrides) -> tuple[PipelineConfig, str | None]:
     return load_pipeline(pipeline, overrides), str(pipeline) if pipeline else None
 
 
-def guard_directory(directory: Path, search: SearchConfig, cfg: PipelineConfig, overwrite: bool) -> None:
-    """Store the search space in `directory/search.json`, or check that the
-    one stored there is the same; `overwrite` clears a previous sweep."""
+def guard_directory(directory: Path, search: SearchConfig, cfg: PipelineConfig, overwrite: bool,
+                    strict_inputs: bool = True) -> None:
+    """Store the search space and the trials' inputs (`trial_inputs`) in
+    `directory/search.json`, or check that those stored there are the same;
+    `overwrite` clears a previous sweep. With `strict_inputs=False` (workers)
+    different inputs are only logged."""
     marker = directory / "search.json"
     if overwrite:
         for name in SWEEP_OUTPUTS:
@@ -87,26 +93,53 @@ def guard_directory(directory: Path, search: SearchConfig, cfg: PipelineConfig, 
             changes = _differences(stored.get("fingerprint", {}), json.loads(json.dumps(search.fingerprint(), default=str)))
             raise ConfigError(f"{directory} holds a sweep with a different search space ({'; '.join(changes)}); "
                               "pass --overwrite (overwrite=True) to start over, or use another directory")
+        if "trial_inputs" in stored and stored["trial_inputs"] != trial_inputs(cfg):  # older sweeps did not store them
+            changes = "; ".join(_differences(stored["trial_inputs"], trial_inputs(cfg)))
+            if not strict_inputs:  # a worker on another machine may see the same data under another path
+                log.warning("%s: this worker's pipeline differs from the sweep's (%s)", directory, changes)
+                return
+            raise ConfigError(f"{directory} holds a sweep whose trials trained on something else ({changes}); "
+                              "pass --overwrite (overwrite=True) to start over, or use another directory")
         return
     elif (directory / "sweep").exists():
         raise ConfigError(f"{directory}/sweep holds a sweep without search.json; pass --overwrite to start over")
     directory.mkdir(parents=True, exist_ok=True)
     record = {"hash": search.fingerprint_hash(), "fingerprint": search.fingerprint(), "task": cfg.task,
-              "pipeline": cfg.to_dict()}
+              "trial_inputs": trial_inputs(cfg), "pipeline": cfg.to_dict()}
     tmp = marker.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
     tmp.replace(marker)  # atomic: a chief and workers may start together
 
 
-def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+# Train keys that trials replace (search.max_epochs, .patience, .objective) or that do
+# not change what a trial computes.
+_NOT_TRIAL_INPUTS = {"epochs", "patience", "monitor", "restore_best", "ensemble", "refit", "verbose", "tensorboard"}
+
+
+def trial_inputs(cfg: PipelineConfig) -> dict:
+    """What the trials train on besides the search space: the data, vectorizer
+    and model sections and the train keys a trial uses. A sweep directory is
+    resumed only with the same (file contents are not compared, only paths)."""
+    d = cfg.to_dict()
+    train = {k: v for k, v in d["train"].items() if k not in _NOT_TRIAL_INPUTS}
+    return json.loads(json.dumps({"task": d["task"], "data": d["data"], "vectorizer": d["vectorizer"],
+                                  "model": d["model"], "train": train}, default=str))
+
+
+def _differences(old: dict, new: dict) -> list[str]:
+    """`key.path: old -> new` for each value that differs."""
+    return _changes(old, new, "") or ["stored hash differs"]
+
+
+def _changes(old: dict, new: dict, prefix: str) -> list[str]:
     out = []
     for key in sorted(set(old) | set(new), key=str):
         a, b = old.get(key), new.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
-            out += _differences(a, b, f"{prefix}{key}.")
+            out += _changes(a, b, f"{prefix}{key}.")
         elif a != b:
             out.append(f"{prefix}{key}: {a!r} -> {b!r}")
-    return out or ["stored hash differs"]
+    return out
 
 
 def best_pipeline(cfg: PipelineConfig, hypermodel, hp) -> PipelineConfig:
@@ -162,7 +195,7 @@ def tune(pipeline: str | Path | PipelineConfig | None, directory: str | Path, ov
     directory = Path(directory)
     if role == "worker":
         wait_for_chief(worker, wait)  # the chief has written search.json once it answers
-    guard_directory(directory, search, cfg, overwrite)
+    guard_directory(directory, search, cfg, overwrite, strict_inputs=role != "worker")
     hypermodel = make_hypermodel(cfg, search)
     events = directory / "events.jsonl"
     total = planned_trials(search)
