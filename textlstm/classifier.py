@@ -33,8 +33,8 @@ from textlstm.data.batching import (batch_by_length, bucket_boundaries, sequence
 from textlstm.data.vectorize import load_pretrained_vectors, make_vectorizer
 from textlstm.evaluation import classification_metrics, plot_confusion_matrix
 from textlstm.layers import Metadata, NonEmptySequences
-from textlstm.models import (FusedAccuracy, build_classifier, build_nbsvm, cudnn_report, fit_late_fusion, leave_one_out_trainer,
-                             nbsvm_weights, ngram_layer)
+from textlstm.models import (FusedAccuracy, build_classifier, build_nbsvm, cudnn_report, fit_late_fusion,
+                             leave_one_out_trainer, nbsvm_weights, ngram_layer)
 from textlstm.models.ngrams import char_ngram_table, naive_bayes_counts, naive_bayes_ratios
 from textlstm.training import best_epoch
 from textlstm.training import fit as fit_model

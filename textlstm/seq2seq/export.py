@@ -75,6 +75,7 @@ def export_translator(translator, path: str | Path) -> Path:
         seqs, lps, _, _ = inference._beam_loop(source_ids(text, training=False), max_length, alpha, width)
         ids, log_probs = seqs[:, 0], lps[:, 0]
         g_ids, g_log_probs = greedy(text)
+
         # As Seq2SeqInference.beam_search: greedy where its length-penalized score is higher.
         def ranked(i, lp):
             lengths = tf.reduce_sum(tf.cast(tf.not_equal(i, PAD_ID), tf.int32), axis=1)

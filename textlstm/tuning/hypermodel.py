@@ -145,7 +145,6 @@ class TaskHyperModel(kt.HyperModel):
         history = fit(model, train_ds, val_ds, train_config, None, callbacks=scores + list(callbacks or ()))
         return best_epoch_metrics(history, self.search.objective, self.search.direction)
 
-
     def epoch_scores(self, model, val_ds, model_config) -> list:
         """Callbacks that add the task's own per-epoch scores to the logs
         (none by default)."""
