@@ -386,3 +386,18 @@ def test_learning_curves_show_the_fused_score():
                         "val_accuracy": [0.6, 0.7], "val_fused_accuracy": [0.7, 0.75]})
     panels = {ax.get_title(): [line.get_label() for line in ax.get_lines()] for ax in fig.axes}
     assert panels == {"loss": ["train", "validation"], "accuracy": ["train", "validation", "validation, fused"]}
+
+
+def test_subword_classifier_trains_saves_and_loads(tmp_path):
+    pytest.importorskip("tensorflow_text")
+    keras.utils.set_random_seed(0)
+    cfg = pipeline_from_dict({"data": {"source": "demo", "demo_size": 400},
+                              "vectorizer": {"level": "subword", "subword_vocab_size": 200, "max_length": 40},
+                              "model": {"units": [8], "embedding_dim": 8},
+                              "train": {"epochs": 1, "verbose": 0, "tensorboard": False}})
+    clf = TextClassifier(cfg).fit()
+    assert any(t.startswith("##") for t in clf.vectorizer.get_vocabulary())
+    texts = ["an unforgettable film", "the plot was not dull"]
+    loaded = textlstm.load(clf.save(tmp_path / "m.keras"))
+    np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
+    assert loaded.config.vectorizer.level == "subword"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from textlstm.config import DataConfig, VectorizerConfig
+from textlstm.config import ConfigError, DataConfig, VectorizerConfig
 from textlstm.data import load_splits
 from textlstm.data.batching import batch_by_length, bucket_boundaries, padding_fraction, sequence_lengths, vectorized
 from textlstm.data.demo import demo_sentiment
@@ -122,3 +122,54 @@ def test_bucketed_batches_are_right_padded_and_tight():
 def test_max_length_boundaries():
     assert bucket_boundaries([5, 500, 1000], 4, max_length=100)[-1] <= 100
     assert bucket_boundaries([], 4) == []
+
+
+def test_subword_vectorizer_spells_unseen_words_and_saves(tmp_path):
+    """level: subword: WordPiece pieces learned on the training texts spell a
+    word never seen whole; the vectorizer saves and loads inside a model."""
+    pytest.importorskip("tensorflow_text")
+    import keras
+
+    import textlstm  # noqa: F401  (registers the saved objects)
+
+    stems = ["watch", "wear", "read", "play", "break", "bear"]
+    texts = [f"the {a}{s}able film , {s}ing and {a}{s}ed" for s in stems for a in ("un", "re", "")
+             if f"{a}{s}" != "unread"] * 5
+    config = VectorizerConfig(level="subword", standardize="lower", subword_vocab_size=100)
+    vectorizer = make_vectorizer(config, texts)
+    vocabulary = vectorizer.get_vocabulary()
+    assert "##able" in vocabulary and "unreadable" not in vocabulary
+    ids = vectorizer(tf.constant(["Unreadable ,", "qqq"])).numpy()
+    pieces = [vocabulary[i] for i in ids[0] if i]
+    assert "".join(p.removeprefix("##") for p in pieces[:-1]) == "unreadable" and pieces[-1] == ","
+    assert [vocabulary[i] for i in ids[1] if i] == ["[UNK]"]  # a word the pieces cannot spell
+    text = keras.Input(shape=(), dtype="string")
+    model = keras.Model(text, vectorizer(text))
+    model.save(tmp_path / "v.keras")
+    loaded = keras.models.load_model(tmp_path / "v.keras")
+    np.testing.assert_array_equal(loaded(tf.constant(["Unreadable ,", "qqq"])).numpy(), ids)
+
+
+@pytest.mark.parametrize("config,message", [
+    (VectorizerConfig(level="subword"), "learns its pieces from training texts"),
+    (VectorizerConfig(level="subwords"), "vectorizer.level must be one of"),
+    (VectorizerConfig(level="subword", subword_vocab_size=10), "at least 100"),
+])
+def test_subword_vectorizer_errors(config, message):
+    with pytest.raises(ConfigError, match=message):
+        make_vectorizer(config, ["a film"] if config.subword_vocab_size == 10 else None)
+
+
+def test_subword_without_tensorflow_text_says_how_to_install(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tensorflow_text(name, *args, **kwargs):
+        if name.startswith("tensorflow_text"):
+            raise ImportError(f"No module named '{name}'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tensorflow_text)
+    with pytest.raises(ConfigError, match=r"pip install 'textlstm\[subword\]'"):
+        make_vectorizer(VectorizerConfig(level="subword"), ["a good film", "a dull film"])

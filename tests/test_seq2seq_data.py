@@ -92,6 +92,8 @@ def test_target_vocabulary_must_hold_the_special_tokens():
         examples([("a", "b")], VectorizerConfig(target={"max_tokens": 4}))
     with pytest.raises(ConfigError, match="ngrams"):
         examples([("a", "b")], VectorizerConfig(target={"ngrams": 2}))
+    with pytest.raises(ConfigError, match="vectorizer.target.level: subword is not supported"):
+        examples([("a", "b")], VectorizerConfig(level="subword", target={}))
     with pytest.raises(DataError, match="must start with"):
         check_target_vocabulary(["", "[UNK]", "a", "[end]"])
     with pytest.raises(ConfigError, match="'vectorizer.target.levle'. Did you mean 'level'"):

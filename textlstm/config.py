@@ -75,8 +75,9 @@ class DataConfig:
 class VectorizerConfig:
     """`keras.layers.TextVectorization` settings plus length handling."""
 
-    level: str = "word"  # word | character
+    level: str = "word"  # word | character | subword (WordPiece, needs tensorflow-text)
     max_tokens: int | None = 20000
+    subword_vocab_size: int = 8000  # level: subword: about this many WordPiece pieces, learned on training
     min_count: int = 1  # drop words seen fewer times in training
     standardize: str = "lower_punctuation_html"  # or lower_punctuation, lower, none
     ngrams: int | None = None

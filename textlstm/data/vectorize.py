@@ -7,12 +7,14 @@ vectorizer(["a good film"])  # right-padded int ids, 0 = padding, 1 = [UNK]
 ```
 
 The vectorizer is adapted on the training split only, streaming through
-tf.data. Its standardization functions are registered Keras objects, so a
+tf.data. `level: subword` splits words into WordPiece pieces learned on the
+training split with tensorflow-text (`WordPieceSplit`; the `subword` extra). Its standardization functions are registered Keras objects, so a
 model that contains the vectorizer saves and loads as one `.keras` file.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import keras
@@ -21,6 +23,8 @@ import tensorflow as tf
 
 from textlstm.config import ConfigError, VectorizerConfig
 from textlstm.data.sources import DataError
+
+log = logging.getLogger("textlstm")
 
 _HTML = r"<[^>]+>"
 _PUNCT = r"[!\"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~]"
@@ -71,26 +75,92 @@ STANDARDIZERS = {
 }
 
 
+LEVELS = ("word", "character", "subword")
+
+
+def _tensorflow_text():
+    try:
+        import tensorflow_text
+    except ImportError as err:  # not installed, or a build that does not load (tensorflow-text 2.21.0)
+        raise ConfigError(f"vectorizer.level: subword needs tensorflow-text>=2.21.1 ({err}); "
+                          "install it with: pip install 'textlstm[subword]'") from err
+    return tensorflow_text
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class WordPieceSplit:
+    """A `TextVectorization` `split` that cuts standardized text into
+    WordPiece subwords ("unwatchable" -> "un", "##watch", "##able") with
+    tensorflow-text's `FastWordpieceTokenizer`, after BERT's pre-tokenization
+    (whitespace and punctuation). `vocabulary` comes from `learn_wordpieces`;
+    a word it cannot spell becomes `[UNK]`. Saved with the vectorizer, so an
+    artifact needs tensorflow-text to load."""
+
+    def __init__(self, vocabulary):
+        self.vocabulary = [str(v) for v in vocabulary]
+
+    def __call__(self, texts):
+        tokenizer = _tensorflow_text().FastWordpieceTokenizer(
+            self.vocabulary, suffix_indicator="##", unknown_token="[UNK]", token_out_type=tf.string,
+            no_pretokenization=False, support_detokenization=False)
+        return tokenizer.tokenize(texts)  # (batch, pieces), ragged
+
+    def get_config(self):
+        return {"vocabulary": self.vocabulary}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def learn_wordpieces(texts: tf.data.Dataset, size: int, standardize) -> list[str]:
+    """A WordPiece vocabulary of about `size` pieces learned from `texts`
+    (batched strings, standardized first) with tensorflow-text's
+    `bert_vocab_from_dataset` (the BERT learner; every character is kept, so
+    few words end up `[UNK]`)."""
+    _tensorflow_text()
+    from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
+
+    if standardize == "lower":
+        texts = texts.map(tf.strings.lower)
+    elif callable(standardize):
+        texts = texts.map(standardize)
+    log.info("learning a WordPiece vocabulary of about %d pieces", size)
+    return bert_vocab_from_dataset.bert_vocab_from_dataset(
+        texts, vocab_size=size, reserved_tokens=["[UNK]"], bert_tokenizer_params={"lower_case": False})
+
+
 def make_vectorizer(config: VectorizerConfig, texts=None, name: str = "vectorizer", batch_size: int = 1024) -> keras.layers.TextVectorization:
     """A `TextVectorization` from `config`, adapted on `texts` (a list or a
-    tf.data dataset of strings) when given."""
+    tf.data dataset of strings) when given. At `level: subword` its split is
+    a `WordPieceSplit` learned on `texts`, which are then required."""
     if config.standardize not in STANDARDIZERS:
         raise ConfigError(f"vectorizer.standardize must be one of {sorted(STANDARDIZERS)}, got {config.standardize!r}")
-    if config.level not in ("word", "character"):
-        raise ConfigError(f"vectorizer.level must be 'word' or 'character', got {config.level!r}")
+    if config.level not in LEVELS:
+        raise ConfigError(f"vectorizer.level must be one of {list(LEVELS)}, got {config.level!r}")
     if config.ngrams and config.level == "character":
-        raise ConfigError("vectorizer.ngrams applies to word level only")
+        raise ConfigError("vectorizer.ngrams applies to word and subword levels only")
+    ds = None
+    if texts is not None:
+        ds = (texts if isinstance(texts, tf.data.Dataset) else tf.data.Dataset.from_tensor_slices(list(texts)))
+        ds = ds.batch(batch_size)
+    split = {"word": "whitespace", "character": "character"}.get(config.level)
+    if config.level == "subword":
+        if ds is None:
+            raise ConfigError("vectorizer.level: subword learns its pieces from training texts: give them")
+        if config.subword_vocab_size < 100:
+            raise ConfigError(f"vectorizer.subword_vocab_size must be at least 100, got {config.subword_vocab_size}")
+        split = WordPieceSplit(learn_wordpieces(ds, config.subword_vocab_size, STANDARDIZERS[config.standardize]))
     vectorizer = keras.layers.TextVectorization(
         max_tokens=config.max_tokens,
         standardize=STANDARDIZERS[config.standardize],
-        split="whitespace" if config.level == "word" else "character",
+        split=split,
         ngrams=config.ngrams or None,
         output_mode="int",
         name=name,
     )
-    if texts is not None:
-        ds = texts if isinstance(texts, tf.data.Dataset) else tf.data.Dataset.from_tensor_slices(list(texts))
-        vectorizer.adapt(ds.batch(batch_size))
+    if ds is not None:
+        vectorizer.adapt(ds)
         if vectorizer.vocabulary_size() <= 2:
             raise DataError("the training texts produced an empty vocabulary (every text standardizes to nothing?)")
     return vectorizer

@@ -83,6 +83,9 @@ def make_pair_vectorizers(config: VectorizerConfig, sources, targets):
         raise ConfigError("vectorizer.pretrained_vectors is not supported for translation yet")
     if target_config.ngrams:
         raise ConfigError("vectorizer.target.ngrams must be null: the decoder emits one token per step")
+    if target_config.level == "subword":
+        raise ConfigError("vectorizer.target.level: subword is not supported (decoded pieces are not joined back "
+                          "into words yet); use word or character for the target side (the source may be subword)")
     if target_config.max_tokens is not None and target_config.max_tokens < 5:
         raise ConfigError(f"vectorizer.target.max_tokens must be >= 5 (padding, [UNK], [start], [end] and "
                           f"at least one token), got {target_config.max_tokens}")
