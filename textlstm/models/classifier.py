@@ -136,7 +136,14 @@ def nbsvm_weights(model: keras.Model) -> np.ndarray:
     return ((ratios * factors) @ scale).astype("float32")
 
 
-def fit_late_fusion(model: keras.Model, dataset, steps: int = 300, learning_rate: float = 0.05) -> dict:
+def fusion_sources(model: keras.Model) -> keras.Model:
+    """The two logit sources that meet in `model`'s `LogitFusion` layer (the
+    network, the late n-gram path) as one model sharing `model`'s weights."""
+    return keras.Model(model.inputs, list(model.get_layer("fusion").input))
+
+
+def fit_late_fusion(model: keras.Model, dataset, steps: int = 300, learning_rate: float = 0.05,
+                    sources: keras.Model | None = None) -> dict:
     """Fit the `LogitFusion` weights of a `build_classifier` model with a
     late n-gram path (its network already trained) on `dataset` of
     `(token_ids, label)` batches, e.g. the validation split: a logistic
@@ -147,12 +154,13 @@ def fit_late_fusion(model: keras.Model, dataset, steps: int = 300, learning_rate
 
     Use data the LSTM and the naive Bayes counts have not seen: on the
     training split the n-gram path looks almost perfect, and the combiner
-    would trust it too much."""
+    would trust it too much. `sources` (`fusion_sources(model)`) can be
+    passed to reuse its traced predict function across calls."""
     fusion = model.get_layer("fusion")
-    sources = keras.Model(model.inputs, list(fusion.input))
+    sources = sources or fusion_sources(model)
     deep, wide, y = [], [], []
     for ids, labels in dataset:
-        d, w = sources(ids, training=False)
+        d, w = sources.predict_on_batch(ids)  # traced once per shape: ~20x faster than eager calls
         deep.append(np.asarray(d))
         wide.append(np.asarray(w))
         y.append(np.asarray(labels))
@@ -197,12 +205,13 @@ class FusedAccuracy(keras.callbacks.Callback):
         super().__init__()
         self.network = model  # not `self.model`: fit may train a wrapper that shares its weights
         self.val_ds = val_ds
+        self.sources = fusion_sources(model)
 
     def on_epoch_end(self, epoch, logs=None):
         fusion = self.network.get_layer("fusion")
         before = fusion.get_weights()
         try:
-            report = fit_late_fusion(self.network, self.val_ds)
+            report = fit_late_fusion(self.network, self.val_ds, sources=self.sources)
         finally:
             fusion.set_weights(before)
         if logs is not None:
