@@ -7,9 +7,11 @@ vectorizer(["a good film"])  # right-padded int ids, 0 = padding, 1 = [UNK]
 ```
 
 The vectorizer is adapted on the training split only, streaming through
-tf.data. `level: subword` splits words into WordPiece pieces learned on the
-training split with tensorflow-text (`WordPieceSplit`; the `subword` extra). Its standardization functions are registered Keras objects, so a
+tf.data. Its standardization functions are registered Keras objects, so a
 model that contains the vectorizer saves and loads as one `.keras` file.
+`level: subword` splits words into WordPiece pieces learned on the training
+split with tensorflow-text (`WordPieceSplit`, also registered; the `subword`
+extra).
 """
 
 from __future__ import annotations
