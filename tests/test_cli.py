@@ -80,3 +80,17 @@ def test_bad_pipeline_key_is_a_clear_error():
 def test_missing_data_file_is_a_clear_error(tmp_path):
     proc = textlstm("train", "pipelines/tsv_classification.yaml", "--set", f"data.train={tmp_path}/none.tsv")
     assert proc.returncode == 2 and "none.tsv: file not found" in proc.stderr
+
+
+def test_train_reports_its_long_steps_on_stderr(tmp_path):
+    """The NBSVM fit and the late fusion print a line each (textlstm's INFO
+    log); stdout keeps the JSON summary only."""
+    sets = ["data.source=demo", "data.demo_size=600", "vectorizer.max_length=24", "model.embedding_dim=8",
+            "model.units=[8]", "model.ngram_features=2", "model.late_ngrams={ngram_init: nbsvm}", "train.epochs=1",
+            "train.verbose=0", "train.tensorboard=false"]
+    proc = textlstm("train", "pipelines/sentiment_demo.yaml", *[x for s in sets for x in ("--set", s)],
+                    "--output", str(tmp_path / "run"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "textlstm: fitting the NBSVM n-gram path (at most 10 epochs)" in proc.stderr
+    assert "textlstm: late fusion on " in proc.stderr
+    assert json.loads(proc.stdout[proc.stdout.index("{"):])["test"]["accuracy"] > 0

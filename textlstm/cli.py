@@ -170,10 +170,24 @@ def _add_optional_commands(sub) -> None:
         p.set_defaults(func=getattr(mod, run_fn))
 
 
+def _show_progress() -> None:
+    """Print textlstm's INFO lines on stderr (the long steps: NBSVM fit,
+    WordPiece learning, late fusion, refit), unless logging is set up already."""
+    import logging
+
+    logger = logging.getLogger("textlstm")
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("textlstm: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _show_progress()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
