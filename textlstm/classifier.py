@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from textlstm import __version__
-from textlstm.config import ConfigError, PipelineConfig, load_pipeline
+from textlstm.config import FUSED_ACCURACY, ConfigError, PipelineConfig, load_pipeline
 from textlstm.data import LabelEncoder, Splits, load_splits, load_test_split
 from textlstm.data.batching import (batch_by_length, bucket_boundaries, sequence_lengths, vectorized,
                                     with_known_cardinality)
@@ -292,8 +292,8 @@ class TextClassifier:
         if cfg.train.refit and cfg.model.late_path() is not None:
             raise ConfigError("train.refit cannot be combined with a late n-gram path (model.ngram_fusion: late or "
                               "model.late_ngrams), which keeps the validation split to fit its fusion weights")
-        if cfg.train.monitor == "val_fused_accuracy" and cfg.model.late_path() is None:
-            raise ConfigError("train.monitor: val_fused_accuracy is the score of a late n-gram path's fusion "
+        if cfg.train.monitor == FUSED_ACCURACY and cfg.model.late_path() is None:
+            raise ConfigError(f"train.monitor: {FUSED_ACCURACY} is the score of a late n-gram path's fusion "
                               "(model.ngram_fusion: late or model.late_ngrams), and this model has none")
         self.prepare(texts, labels, validation)
         out = Path(output_dir) if output_dir else None
@@ -326,7 +326,7 @@ class TextClassifier:
             histories.append(fit_model(*self.training_setup(net, train_ds, val_ds, model_config, tc), tc, member_dir,
                                        callbacks=scores))
             if late:
-                fusion = fit_late_fusion(net, val_ds)
+                fusion = fit_late_fusion(net, val_ds, sources=scores[0].sources)  # its predict function is traced
                 log.info("late fusion on %d validation texts: %s", fusion["examples"], fusion["accuracy"])
                 self.data_report.setdefault("fusion", []).append(fusion)
             networks.append(net)

@@ -240,6 +240,11 @@ class TrainConfig:
     tensorboard: bool = True
 
 
+# The late fusion's validation accuracy, logged each epoch by textlstm.models.FusedAccuracy
+# (a train.monitor and search.objective with a late n-gram path).
+FUSED_ACCURACY = "val_fused_accuracy"
+
+
 @dataclass
 class PipelineConfig:
     task: str = "classification"  # classification | translation

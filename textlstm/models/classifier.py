@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textlstm.config import ConfigError, ModelConfig
+from textlstm.config import FUSED_ACCURACY, ConfigError, ModelConfig
 from textlstm.layers import HashedNgrams, LogitFusion, MaskedPooling1D
 from textlstm.models.ngrams import LeaveOneOutCorrection
 from textlstm.models.rnn import recurrent_layer
@@ -160,7 +160,7 @@ def fit_late_fusion(model: keras.Model, dataset, steps: int = 300, learning_rate
     sources = sources or fusion_sources(model)
     deep, wide, y = [], [], []
     for ids, labels in dataset:
-        d, w = sources.predict_on_batch(ids)  # traced once per shape: ~20x faster than eager calls
+        d, w = sources.predict_on_batch(ids)  # traced per shape; once traced ~20x faster than eager calls
         deep.append(np.asarray(d))
         wide.append(np.asarray(w))
         y.append(np.asarray(labels))
@@ -215,7 +215,7 @@ class FusedAccuracy(keras.callbacks.Callback):
         finally:
             fusion.set_weights(before)
         if logs is not None:
-            logs["val_fused_accuracy"] = report["accuracy"]["fused"]
+            logs[FUSED_ACCURACY] = report["accuracy"]["fused"]
 
 
 def leave_one_out_trainer(model: keras.Model, naive_bayes_counts: np.ndarray) -> keras.Model:

@@ -137,11 +137,12 @@ class TaskHyperModel(kt.HyperModel):
         from textlstm.training import fit
 
         train_config = self.trial_config(hp, epochs)
+        model_config, trial_train = self.configs(hp)
         runner = self.ensure_prepared()
         train_ds, val_ds = runner.datasets(train_config.batch_size)
-        scores = self.epoch_scores(model, val_ds, self.configs(hp)[0])
+        scores = self.epoch_scores(model, val_ds, model_config)
         if hasattr(runner, "training_setup"):  # e.g. the classifier's leave-one-out trainer
-            model, train_ds, val_ds = runner.training_setup(model, train_ds, val_ds, *self.configs(hp))
+            model, train_ds, val_ds = runner.training_setup(model, train_ds, val_ds, model_config, trial_train)
         history = fit(model, train_ds, val_ds, train_config, None, callbacks=scores + list(callbacks or ()))
         return best_epoch_metrics(history, self.search.objective, self.search.direction)
 

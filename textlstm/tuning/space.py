@@ -38,7 +38,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from textlstm.config import MODEL_CONFIGS, ConfigError, PipelineConfig, TrainConfig, _check_type, _suggest
+from textlstm.config import FUSED_ACCURACY, MODEL_CONFIGS, ConfigError, PipelineConfig, TrainConfig, _check_type, _suggest
 
 TUNERS = ("random", "hyperband", "bayesian")
 TUNER_ALIASES = {"randomsearch": "random", "random_search": "random", "bayesian_optimization": "bayesian",
@@ -218,9 +218,9 @@ def search_config(cfg: PipelineConfig) -> SearchConfig:
         raise ConfigError(f"search.tuner: expected one of {list(TUNERS)}, got '{search.tuner}'.{_suggest(tuner, TUNERS)}")
     search.tuner = tuner
     late = cfg.task == "classification" and cfg.model.late_path() is not None
-    reported = reported_metrics(cfg.task) + (["val_fused_accuracy"] if late else [])
+    reported = reported_metrics(cfg.task) + ([FUSED_ACCURACY] if late else [])
     if search.objective is None:
-        search.objective = "val_fused_accuracy" if late else "val_accuracy"
+        search.objective = FUSED_ACCURACY if late else "val_accuracy"
     if search.objective not in reported:
         raise ConfigError(f"search.objective: the model does not report '{search.objective}'; it reports "
                           f"{reported}.{_suggest(search.objective, reported)}")
