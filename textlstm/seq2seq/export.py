@@ -26,7 +26,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from textlstm.seq2seq.data import END_ID, START_ID
+from textlstm.seq2seq.data import _SPACE_AFTER, _SPACE_BEFORE, END_ID, START_ID
 from textlstm.seq2seq.decoding import length_penalty_factor
 from textlstm.seq2seq.model import PAD_ID
 
@@ -46,9 +46,10 @@ def ids_to_strings(ids, vocabulary: list[str], separator: str):
 
 
 def detokenize(text):
-    """`textlstm.seq2seq.data.detokenize` as graph ops: no space before
-    `. , ! ? ; : )`, none after `(`."""
-    return tf.strings.regex_replace(tf.strings.regex_replace(text, r" ([.,!?;:)])", r"\1"), r"\( ", "(")
+    """`textlstm.seq2seq.data.detokenize` as graph ops, with its patterns: no
+    space before `. , ! ? ; : )`, none after `(`."""
+    return tf.strings.regex_replace(tf.strings.regex_replace(text, _SPACE_BEFORE.pattern, r"\1"),
+                                    _SPACE_AFTER.pattern, "(")
 
 
 def export_translator(translator, path: str | Path) -> Path:
@@ -67,14 +68,14 @@ def export_translator(translator, path: str | Path) -> Path:
         return {"translation": ids_to_strings(ids, vocabulary, separator), "ids": ids,
                 "score": tf.reduce_sum(log_probs, axis=1)}
 
-    def greedy(text):
-        ids, log_probs, _ = inference._greedy_loop(source_ids(text, training=False), max_length)
+    def greedy(sources):
+        ids, log_probs, _ = inference._greedy_loop(sources, max_length)
         return ids, log_probs
 
-    def beam(text):
-        seqs, lps, _, _ = inference._beam_loop(source_ids(text, training=False), max_length, alpha, width)
+    def beam(sources):
+        seqs, lps, _, _ = inference._beam_loop(sources, max_length, alpha, width)
         ids, log_probs = seqs[:, 0], lps[:, 0]
-        g_ids, g_log_probs = greedy(text)
+        g_ids, g_log_probs = greedy(sources)
 
         # As Seq2SeqInference.beam_search: greedy where its length-penalized score is higher.
         def ranked(i, lp):
@@ -87,11 +88,14 @@ def export_translator(translator, path: str | Path) -> Path:
         return (tf.where(use[:, None], pad(g_ids), pad(ids)),
                 tf.where(use[:, None], pad(g_log_probs), pad(log_probs)))
 
+    def endpoint(decode):
+        return lambda text: outputs(*decode(source_ids(text, training=False)))
+
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint("serve", lambda text: outputs(*(beam(text) if width > 1 else greedy(text))),
+    archive.add_endpoint("serve", endpoint(beam if width > 1 else greedy),
                          input_signature=[TEXT])  # the first endpoint is also `serving_default`
-    archive.add_endpoint("greedy", lambda text: outputs(*greedy(text)), input_signature=[TEXT])
+    archive.add_endpoint("greedy", endpoint(greedy), input_signature=[TEXT])
     path = Path(path)
     archive.write_out(str(path), verbose=False)
     return path
