@@ -10,6 +10,7 @@ import tensorflow as tf
 import textlstm
 from textlstm.classifier import TextClassifier
 from textlstm.config import ConfigError, PipelineConfig, TrainConfig, pipeline_from_dict
+from textlstm.data.labels import stratified_split
 from textlstm.data.sources import DataError
 from textlstm.models import FusedAccuracy, fit_late_fusion
 from textlstm.training import best_epoch
@@ -401,3 +402,50 @@ def test_subword_classifier_trains_saves_and_loads(tmp_path):
     loaded = textlstm.load(clf.save(tmp_path / "m.keras"))
     np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
     assert loaded.config.vectorizer.level == "subword"
+
+
+def test_bagging_members_are_whole_runs_on_their_own_validation_splits(tmp_path):
+    """train.bagging: member m is the pipeline run with seed 42 + 1000 m on its
+    own validation split of the pooled rows (own vectorizer, n-gram paths and
+    fusion); the artifact averages the members' probabilities."""
+    texts = [f"{w} film {v}" for w in ("good", "fun", "dull", "awful") for v in ("today", "again", "now", "yet")] * 2
+    labels = ["pos" if t.split()[0] in ("good", "fun") else "neg" for t in texts]
+    model = {"units": [4], "embedding_dim": 4, "ngram_features": 2, "ngram_buckets": 4096, **STACKED}
+    train = {"epochs": 2, "verbose": 0, "patience": None, "tensorboard": False}
+    cfg = pipeline_from_dict({"data": {"validation_fraction": 0.25}, "model": model,
+                              "train": {**train, "ensemble": 2, "bagging": True}})
+    clf = TextClassifier(cfg).fit(texts[:24], labels[:24], validation=(texts[24:], labels[24:]), output_dir=tmp_path)
+    first, second = clf.members
+    assert [m["seed"] for m in clf.data_report["bagging"]] == [42, 1042]
+    assert first._raw[2] != second._raw[2]  # different validation texts ...
+    for member in clf.members:  # ... each drawn from all 32 rows, a quarter of each class
+        train_texts, _, val_texts, val_y = member._raw
+        assert sorted(train_texts + val_texts) == sorted(texts) and len(val_texts) == 8 and sum(val_y) == 4
+        assert "late_nbsvm" in member.data_report and len(member.data_report["fusion"]) == 1
+    probe = ["good film now", "awful film", "fun", ""]
+    np.testing.assert_allclose(clf.predict_proba(probe),
+                               (first.predict_proba(probe) + second.predict_proba(probe)) / 2, atol=1e-6)
+    # Member 0 is exactly the run without bagging on the seed-42 split.
+    tr, va = stratified_split(labels, 0.25, 42)
+    plain = TextClassifier(pipeline_from_dict({"data": {"validation_fraction": 0.25}, "model": model, "train": train}))
+    plain.fit([texts[i] for i in tr], [labels[i] for i in tr],
+              validation=([texts[i] for i in va], [labels[i] for i in va]))
+    np.testing.assert_allclose(first.predict_proba(probe), plain.predict_proba(probe), atol=1e-6)
+    # Each member's files in member_<m>/; one history.csv with every member's epochs.
+    assert (tmp_path / "member_1" / "history.csv").exists()
+    rows = (tmp_path / "history.csv").read_text().splitlines()
+    assert rows[0].startswith("member,epoch,") and [r.split(",")[0] for r in rows[1:]] == ["0", "0", "1", "1"]
+    loaded = textlstm.load(clf.save(tmp_path / "model.keras"))
+    assert len(loaded.networks) == 2
+    np.testing.assert_allclose(loaded.predict_proba(probe), clf.predict_proba(probe), atol=1e-6)
+
+
+@pytest.mark.parametrize("train,data,message", [
+    ({"ensemble": 1}, {}, "set train.ensemble to 2 or more"),
+    ({"refit": True}, {}, "cannot be combined with train.refit"),
+    ({}, {"source": "files", "train": "train.tsv", "validation": "val.tsv"}, "remove data.validation"),
+])
+def test_bagging_config_errors(train, data, message):
+    cfg = pipeline_from_dict({"data": data, "train": {"ensemble": 2, "bagging": True, **train}})
+    with pytest.raises(ConfigError, match=message):
+        TextClassifier(cfg).fit(None if data else ["good", "bad"] * 4, None if data else ["p", "n"] * 4)

@@ -17,6 +17,7 @@ the vectorizer inside and the label names in its metadata.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import logging
 from pathlib import Path
@@ -27,9 +28,10 @@ import tensorflow as tf
 
 from textlstm import __version__
 from textlstm.config import FUSED_ACCURACY, ConfigError, PipelineConfig, load_pipeline
-from textlstm.data import LabelEncoder, Splits, load_splits, load_test_split
+from textlstm.data import DataError, LabelEncoder, Splits, load_splits, load_test_split
 from textlstm.data.batching import (batch_by_length, bucket_boundaries, sequence_lengths, vectorized,
                                     with_known_cardinality)
+from textlstm.data.labels import stratified_split
 from textlstm.data.vectorize import load_pretrained_vectors, make_vectorizer
 from textlstm.evaluation import classification_metrics, plot_confusion_matrix
 from textlstm.layers import Metadata, NonEmptySequences
@@ -85,6 +87,8 @@ class TextClassifier:
         self.embeddings = None
         self._wide_cache: dict = {}
         self.refit_history: list[dict] = []
+        self.members: list[TextClassifier] = []  # train.bagging: one whole classifier per member
+        self._member: int | None = None  # its index, as a train.bagging member (names its layers)
 
     @classmethod
     def from_pipeline(cls, path: str | Path | None = None, overrides: list[str] | None = None) -> "TextClassifier":
@@ -142,7 +146,7 @@ class TextClassifier:
         """Adapt the vectorizer on `train_texts` and set up the unbatched
         examples, the bucket boundaries and the data report."""
         cfg = self.config
-        self.vectorizer = make_vectorizer(cfg.vectorizer, train_texts)
+        self.vectorizer = make_vectorizer(cfg.vectorizer, train_texts, name=self._layer_name("vectorizer"))
         vocab = self.vectorizer.get_vocabulary()
         self.data_report["vocabulary_size"] = len(vocab)
         self.embeddings = None
@@ -168,6 +172,9 @@ class TextClassifier:
             log.warning("%d training texts standardize to no tokens; they were skipped", empty)
         self._wide_cache = {}
         return self
+
+    def _layer_name(self, name: str) -> str:
+        return name if self._member is None else f"{name}_{self._member}"
 
     def _cached(self, key: tuple, make):
         """`make()` once per `key` for the prepared training data (`_wide_cache`
@@ -295,8 +302,10 @@ class TextClassifier:
         if cfg.train.monitor == FUSED_ACCURACY and cfg.model.late_path() is None:
             raise ConfigError(f"train.monitor: {FUSED_ACCURACY} is the score of a late n-gram path's fusion "
                               "(model.ngram_fusion: late or model.late_ngrams), and this model has none")
-        self.prepare(texts, labels, validation)
         out = Path(output_dir) if output_dir else None
+        if cfg.train.bagging:
+            return self._fit_bagged(texts, labels, validation, out)
+        self.prepare(texts, labels, validation)
         networks, self.history = self._fit_members(cfg.model, out)
         if cfg.train.refit:
             networks = self._refit(out / "refit" if out else None)
@@ -320,7 +329,8 @@ class TextClassifier:
             tc = cfg.train
             if epochs is not None:
                 tc = dataclasses.replace(tc, epochs=epochs[member], patience=None, restore_best=False)
-            net = self.build_network(model_config, tc, name=f"classifier_{member}" if members > 1 else "classifier")
+            net = self.build_network(model_config, tc,
+                                     name=f"classifier_{member}" if members > 1 else self._layer_name("classifier"))
             member_dir = (out / f"member_{member}" if members > 1 else out) if out else None
             scores = [FusedAccuracy(net, val_ds)] if late else []
             histories.append(fit_model(*self.training_setup(net, train_ds, val_ds, model_config, tc), tc, member_dir,
@@ -331,6 +341,72 @@ class TextClassifier:
                 self.data_report.setdefault("fusion", []).append(fusion)
             networks.append(net)
         return networks, histories
+
+    def _fit_bagged(self, texts, labels, validation, out: Path | None) -> "TextClassifier":
+        """`train.bagging`: `train.ensemble` runs of the whole pipeline, member m
+        with seed `train.seed + 1000 * m` (so runs with nearby seeds share no
+        member). Each draws its own stratified validation split
+        (`data.validation_fraction`) from the training rows, pooled with the
+        given validation texts in the Python API, and fits its own vectorizer,
+        n-gram paths, network and fusion; their probabilities are averaged."""
+        cfg = self.config
+        if cfg.train.ensemble < 2:
+            raise ConfigError(f"train.bagging averages train.ensemble members: set train.ensemble to 2 or more "
+                              f"(it is {cfg.train.ensemble})")
+        if cfg.train.refit:
+            raise ConfigError("train.bagging cannot be combined with train.refit: each member keeps its validation "
+                              "split for early stopping")
+        if texts is None and (cfg.data.validation or cfg.data.validation_split):
+            raise ConfigError("train.bagging draws each member's validation split from the training data: "
+                              "remove data.validation / data.validation_split and set data.validation_fraction")
+        if texts is not None:
+            if labels is None or len(texts) != len(labels):
+                raise ValueError("fit(texts, labels): give one label per text")
+            texts, labels = list(texts), list(labels)
+            if validation:
+                texts, labels = texts + list(validation[0]), labels + list(validation[1])
+        members = []
+        for m in range(cfg.train.ensemble):
+            seed = cfg.train.seed + 1000 * m
+            log.info("bagging: member %d of %d (train.seed %d)", m + 1, cfg.train.ensemble, seed)
+            member = TextClassifier(dataclasses.replace(
+                cfg, train=dataclasses.replace(cfg.train, seed=seed, ensemble=1, bagging=False)))
+            member._member = m
+            member_out = out / f"member_{m}" if out else None
+            if texts is None:  # the pipeline's source, split with the member's seed
+                member.fit(output_dir=member_out)
+            else:
+                tr, va = stratified_split(labels, cfg.data.validation_fraction, seed)
+                member.fit([texts[i] for i in tr], [labels[i] for i in tr], output_dir=member_out,
+                           validation=([texts[i] for i in va], [labels[i] for i in va]))
+            if members and member.label_names != members[0].label_names:
+                raise DataError(f"bagging member {m} saw the labels {member.label_names}, member 0 "
+                                f"{members[0].label_names}: every class needs at least 2 training rows")
+            members.append(member)
+        first = members[0]
+        self.members, self.labels, self.splits, self.vectorizer = members, first.labels, first.splits, first.vectorizer
+        self.history = [h for member in members for h in member.history]
+        self.data_report = {k: v for k, v in first.data_report.items() if k != "fusion"}
+        self.data_report["bagging"] = [{
+            "seed": member.config.train.seed, "train_examples": member.data_report["train_examples"],
+            "vocabulary_size": member.data_report["vocabulary_size"],
+            "best_val_accuracy": max(member.history[0].get("val_accuracy", [float("nan")])),
+            **({"fusion_accuracy": member.data_report["fusion"][0]["accuracy"]} if "fusion" in member.data_report
+               else {}),
+        } for member in members]
+        if out:
+            self._write_member_history(out / "history.csv")
+        return self.use_networks([net for member in members for net in member.networks])
+
+    def _write_member_history(self, path: Path) -> None:
+        """One CSV of every member's epochs (`member` column first)."""
+        keys = list(dict.fromkeys(k for h in self.history for k in h))
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["member", "epoch", *keys])
+            for m, h in enumerate(self.history):
+                for epoch in range(len(h["loss"])):
+                    writer.writerow([m, epoch, *(h[k][epoch] if epoch < len(h.get(k, [])) else "" for k in keys)])
 
     def _refit(self, out: Path | None) -> list[keras.Model]:
         """Train the members again on training + validation data for the
@@ -385,9 +461,13 @@ class TextClassifier:
 
     def _string_model(self) -> keras.Model:
         text = keras.Input(shape=(), dtype="string", name="text")
-        ids = self.vectorizer(text)
-        ids = NonEmptySequences(max_length=self.config.vectorizer.max_length, name="non_empty")(ids)
-        outputs = [net(ids) for net in self.networks]
+        # One vectorizer for the networks, or each bagging member's own vectorizer for its networks.
+        parts = [(m.vectorizer, m.networks) for m in self.members] or [(self.vectorizer, self.networks)]
+        outputs = []
+        for i, (vectorizer, networks) in enumerate(parts):
+            ids = NonEmptySequences(max_length=self.config.vectorizer.max_length,
+                                    name="non_empty" if len(parts) == 1 else f"non_empty_{i}")(vectorizer(text))
+            outputs += [net(ids) for net in networks]
         probs = outputs[0] if len(outputs) == 1 else keras.layers.Average(name="ensemble")(outputs)
         probs = Metadata(self._metadata(), name="metadata")(probs)
         return keras.Model(text, probs, name="text_classifier")

@@ -234,6 +234,9 @@ class TrainConfig:
     bucketing: bool = True
     num_buckets: int = 16
     ensemble: int = 1  # average the probabilities of N independently seeded models
+    # With ensemble > 1: each member is the whole pipeline run with seed `seed + 1000 * m`, so it draws its own
+    # validation split (data.validation_fraction) and fits its own vectorizer, n-gram paths and fusion (bagging).
+    bagging: bool = False
     refit: bool = False  # after validation chose the epochs, train again on training + validation data
     steps_per_epoch: int | None = None
     verbose: int | str = "auto"

@@ -113,7 +113,8 @@ def guard_directory(directory: Path, search: SearchConfig, cfg: PipelineConfig, 
 
 # Train keys that trials replace (search.max_epochs, .patience, .objective) or that do
 # not change what a trial computes.
-_NOT_TRIAL_INPUTS = {"epochs", "patience", "monitor", "restore_best", "ensemble", "refit", "verbose", "tensorboard"}
+_NOT_TRIAL_INPUTS = {"epochs", "patience", "monitor", "restore_best", "ensemble", "bagging", "refit", "verbose",
+                     "tensorboard"}
 
 
 def trial_inputs(cfg: PipelineConfig) -> dict:
