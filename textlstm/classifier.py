@@ -54,6 +54,11 @@ class Prediction:
         return {"label": self.label, "probabilities": self.probabilities}
 
 
+def _check_labels(texts, labels) -> None:
+    if labels is None or len(texts) != len(labels):
+        raise ValueError("fit(texts, labels): give one label per text")
+
+
 def _non_empty(ids, y):
     return tf.size(ids) > 0
 
@@ -128,8 +133,7 @@ class TextClassifier:
             label_names = self.splits.train.label_names
             self.data_report = self.splits.report()
         else:
-            if labels is None or len(texts) != len(labels):
-                raise ValueError("fit(texts, labels): give one label per text")
+            _check_labels(texts, labels)
             train_texts, train_labels = list(texts), list(labels)
             val_texts, val_labels = (list(validation[0]), list(validation[1])) if validation else (None, None)
             where_train = [f"texts[{i}]" for i in range(len(train_texts))]
@@ -360,8 +364,7 @@ class TextClassifier:
             raise ConfigError("train.bagging draws each member's validation split from the training data: "
                               "remove data.validation / data.validation_split and set data.validation_fraction")
         if texts is not None:
-            if labels is None or len(texts) != len(labels):
-                raise ValueError("fit(texts, labels): give one label per text")
+            _check_labels(texts, labels)
             texts, labels = list(texts), list(labels)
             if validation:
                 texts, labels = texts + list(validation[0]), labels + list(validation[1])
