@@ -200,6 +200,8 @@ def test_refit_trains_again_on_training_plus_validation(tmp_path, init):
     assert (refit["selection_train_examples"], refit["train_examples"]) == (36, 40)
     assert "superb" in clf.vectorizer.get_vocabulary()  # a word seen only in validation
     assert (tmp_path / "refit" / "member_1" / "history.csv").exists()
+    members = [r.split(",")[0] for r in (tmp_path / "history.csv").read_text().splitlines()[1:]]
+    assert members == ["0"] * len(clf.history[0]["loss"]) + ["1"] * len(clf.history[1]["loss"])
     assert len(clf.networks) == 2
     if init == "nbsvm":  # the n-gram path is refitted for the epochs its validation run chose
         assert refit["nbsvm"]["epochs_run"] == clf.data_report["nbsvm"]["best_epoch"]

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from textlstm import __version__
 from textlstm.config import FUSED_ACCURACY, ConfigError, PipelineConfig, load_pipeline
-from textlstm.data import DataError, LabelEncoder, Splits, load_splits, load_test_split
+from textlstm.data import LabelEncoder, Splits, load_splits, load_test_split
 from textlstm.data.batching import (batch_by_length, bucket_boundaries, sequence_lengths, vectorized,
                                     with_known_cardinality)
 from textlstm.data.labels import stratified_split
@@ -308,9 +308,12 @@ class TextClassifier:
                               "(model.ngram_fusion: late or model.late_ngrams), and this model has none")
         out = Path(output_dir) if output_dir else None
         if cfg.train.bagging:
-            return self._fit_bagged(texts, labels, validation, out)
-        self.prepare(texts, labels, validation)
-        networks, self.history = self._fit_members(cfg.model, out)
+            networks = self._fit_bagged(texts, labels, validation, out)
+        else:
+            self.prepare(texts, labels, validation)
+            networks, self.history = self._fit_members(cfg.model, out)
+        if out and len(self.history) > 1:  # members write their own history.csv in member_<m>/
+            self._write_member_history(out / "history.csv")
         if cfg.train.refit:
             networks = self._refit(out / "refit" if out else None)
         return self.use_networks(networks)
@@ -346,13 +349,14 @@ class TextClassifier:
             networks.append(net)
         return networks, histories
 
-    def _fit_bagged(self, texts, labels, validation, out: Path | None) -> "TextClassifier":
+    def _fit_bagged(self, texts, labels, validation, out: Path | None) -> list[keras.Model]:
         """`train.bagging`: `train.ensemble` runs of the whole pipeline, member m
         with seed `train.seed + 1000 * m` (so runs with nearby seeds share no
         member). Each draws its own stratified validation split
         (`data.validation_fraction`) from the training rows, pooled with the
         given validation texts in the Python API, and fits its own vectorizer,
-        n-gram paths, network and fusion; their probabilities are averaged."""
+        n-gram paths, network and fusion; returns all members' networks, whose
+        probabilities the artifact averages."""
         cfg = self.config
         if cfg.train.ensemble < 2:
             raise ConfigError(f"train.bagging averages train.ensemble members: set train.ensemble to 2 or more "
@@ -382,10 +386,7 @@ class TextClassifier:
                 tr, va = stratified_split(labels, cfg.data.validation_fraction, seed)
                 member.fit([texts[i] for i in tr], [labels[i] for i in tr], output_dir=member_out,
                            validation=([texts[i] for i in va], [labels[i] for i in va]))
-            if members and member.label_names != members[0].label_names:
-                raise DataError(f"bagging member {m} saw the labels {member.label_names}, member 0 "
-                                f"{members[0].label_names}: every class needs at least 2 training rows")
-            members.append(member)
+            members.append(member)  # same labels: stratified_split keeps every class in each training part
         first = members[0]
         self.members, self.labels, self.splits, self.vectorizer = members, first.labels, first.splits, first.vectorizer
         self.history = [h for member in members for h in member.history]
@@ -393,13 +394,11 @@ class TextClassifier:
         self.data_report["bagging"] = [{
             "seed": member.config.train.seed, "train_examples": member.data_report["train_examples"],
             "vocabulary_size": member.data_report["vocabulary_size"],
-            "best_val_accuracy": max(member.history[0].get("val_accuracy", [float("nan")])),
+            "best_val_accuracy": max(member.history[0]["val_accuracy"]),
             **({"fusion_accuracy": member.data_report["fusion"][0]["accuracy"]} if "fusion" in member.data_report
                else {}),
         } for member in members]
-        if out:
-            self._write_member_history(out / "history.csv")
-        return self.use_networks([net for member in members for net in member.networks])
+        return [net for member in members for net in member.networks]
 
     def _write_member_history(self, path: Path) -> None:
         """One CSV of every member's epochs (`member` column first)."""
