@@ -38,23 +38,35 @@ MAXLEN, MAX_FEATURES, BATCH = 200, 20000, 32
 
 def pipeline(data_dir: Path | None, epochs: int) -> dict:
     if data_dir and (data_dir / "train.tsv").exists():
-        data = {"source": "files", "train": str(data_dir / "train.tsv"), "test": str(data_dir / "test.tsv"),
-                "text": 1, "label": 0}
+        data = {
+            "source": "files",
+            "train": str(data_dir / "train.tsv"),
+            "test": str(data_dir / "test.tsv"),
+            "text": 1,
+            "label": 0,
+        }
     else:
         data = {"source": "demo"}
     return {
         "data": data,
         "vectorizer": {"max_tokens": MAX_FEATURES, "max_length": MAXLEN, "standardize": "lower_punctuation_html"},
         "model": {"embedding_dim": 128, "units": [64, 64], "bidirectional": True, "dropout": 0.0},
-        "train": {"epochs": epochs, "batch_size": BATCH, "patience": None, "verbose": 0, "tensorboard": False,
-                  "clipnorm": None},
+        "train": {
+            "epochs": epochs,
+            "batch_size": BATCH,
+            "patience": None,
+            "verbose": 0,
+            "tensorboard": False,
+            "clipnorm": None,
+        },
     }
 
 
 def keras_io_baseline(splits, vectorizer_vocab, labels, epochs: int, seed: int) -> dict:
     keras.utils.set_random_seed(seed)
-    vec = keras.layers.TextVectorization(max_tokens=MAX_FEATURES, output_sequence_length=MAXLEN,
-                                         standardize=None, vocabulary=vectorizer_vocab[2:])
+    vec = keras.layers.TextVectorization(
+        max_tokens=MAX_FEATURES, output_sequence_length=MAXLEN, standardize=None, vocabulary=vectorizer_vocab[2:]
+    )
     # Same standardization as textlstm, so both sides see the same tokens.
     from textlstm.data.vectorize import lower_punctuation_html
 
@@ -71,10 +83,10 @@ def keras_io_baseline(splits, vectorizer_vocab, labels, epochs: int, seed: int) 
     model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
     model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
     timer = EpochTimer()
-    best = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=epochs,
-                                         restore_best_weights=True)
-    hist = model.fit(xtr, ytr, batch_size=BATCH, epochs=epochs, validation_data=(xva, yva),
-                     callbacks=[timer, best], verbose=0)
+    best = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=epochs, restore_best_weights=True)
+    hist = model.fit(
+        xtr, ytr, batch_size=BATCH, epochs=epochs, validation_data=(xva, yva), callbacks=[timer, best], verbose=0
+    )
     times = hist.history["epoch_time"]
     tokens = int((xtr != 0).sum())
     return {
@@ -115,8 +127,13 @@ def run(data_dir: Path | None, epochs: int, seed: int) -> dict:
         "train_examples": len(clf.splits.train),
         "epochs": epochs,
         "model": "Embedding(20000,128) + BiLSTM(64) x2, batch 32",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "tensorflow": tf.__version__,
-                    "keras": keras.__version__, "gpu": bool(tf.config.list_physical_devices("GPU"))},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "gpu": bool(tf.config.list_physical_devices("GPU")),
+        },
         "keras_io_baseline": base,
         "textlstm": ours,
         "epoch_speedup": base["median_epoch_s"] / ours_med,
@@ -126,7 +143,9 @@ def run(data_dir: Path | None, epochs: int, seed: int) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with train.tsv/test.tsv (label<TAB>text)")
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="folder with train.tsv/test.tsv (label<TAB>text)"
+    )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--output", type=Path, help="also write the JSON here")

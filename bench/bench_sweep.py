@@ -36,12 +36,14 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "rt_polarity"
 
 
 def train_repeats(cfg, repeats: int) -> dict:
-    """Train `cfg` with `repeats` seeds (one ensemble fit, members seeded
-    train.seed + i) and score each member alone."""
+    """Train `cfg` with `repeats` seeds (one ensemble fit, `train.ensemble.members`
+    = repeats without bagging, members seeded train.seed + i, all on the same
+    validation split) and score each member alone."""
     from textlstm.classifier import TextClassifier
 
     start = time.perf_counter()
-    train = dataclasses.replace(cfg.train, ensemble=repeats, verbose=0, tensorboard=False)
+    ensemble = dataclasses.replace(cfg.train.ensemble, members=repeats, bagging=False)
+    train = dataclasses.replace(cfg.train, ensemble=ensemble, verbose=0, tensorboard=False)
     clf = TextClassifier(dataclasses.replace(cfg, train=train))
     clf.fit()
     runs = []
@@ -49,8 +51,14 @@ def train_repeats(cfg, repeats: int) -> dict:
         scores = history["val_accuracy"]
         best = scores.index(max(scores))
         clf.use_networks([net])
-        runs.append({"val_accuracy": scores[best], "best_epoch": best + 1, "epochs_run": len(scores),
-                     "test_accuracy": clf.evaluate()["accuracy"]})
+        runs.append(
+            {
+                "val_accuracy": scores[best],
+                "best_epoch": best + 1,
+                "epochs_run": len(scores),
+                "test_accuracy": clf.evaluate()["accuracy"],
+            }
+        )
     return {
         "seed_runs": runs,
         "mean_val_accuracy": statistics.mean(r["val_accuracy"] for r in runs),
@@ -79,8 +87,13 @@ def main() -> None:
     print(json.dumps({"default": default}), flush=True)
 
     sweep_start = time.perf_counter()
-    result = tune(ROOT / "pipelines" / "sweep_tsv.yaml", args.dir / "sweep", overrides=data + args.set,
-                  overwrite=args.overwrite, retrain_best=False)
+    result = tune(
+        ROOT / "pipelines" / "sweep_tsv.yaml",
+        args.dir / "sweep",
+        overrides=data + args.set,
+        overwrite=args.overwrite,
+        retrain_best=False,
+    )
     sweep = {
         "best_trial_val_accuracy": result.best_score,
         "best_hyperparameters": result.best_hyperparameters,

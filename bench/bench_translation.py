@@ -71,12 +71,23 @@ def main(argv=None) -> dict:
         "epoch_seconds": [round(t, 1) for t in history.get("epoch_time", [])],
         "decode_seconds_greedy_and_beam": round(decode_seconds, 1),
         "train_pairs": translator.data_report.get("train_examples"),
-        "vocabulary": [translator.data_report.get("vocabulary_size"), translator.data_report.get("target_vocabulary_size")],
-        "model": {"embedding_dim": cfg.model.embedding_dim, "units": cfg.model.units, "batch_size": cfg.train.batch_size},
+        "vocabulary": [
+            translator.data_report.get("vocabulary_size"),
+            translator.data_report.get("target_vocabulary_size"),
+        ],
+        "model": {
+            "embedding_dim": cfg.model.embedding_dim,
+            "units": cfg.model.units,
+            "batch_size": cfg.train.batch_size,
+        },
         "parameters": int(translator.network.count_params()),
         "examples": metrics["examples"][:3],
-        "machine": {"cpus": os.cpu_count(), "gpus": len(tf.config.list_physical_devices("GPU")),
-                    "python": platform.python_version(), "tensorflow": tf.__version__},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "gpus": len(tf.config.list_physical_devices("GPU")),
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+        },
     }
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return result

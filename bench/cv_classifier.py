@@ -7,15 +7,15 @@ pipeline's training rows (train + its held-out validation part), cuts them
 into `--folds` stratified folds, and for each variant trains on k-1 folds
 (holding out the pipeline's `data.validation_fraction` of them for early
 stopping and, with a late n-gram path, for the fusion weights) and
-scores the trained model (best epoch restored, or refitted with
-`train.refit`; members averaged for `train.ensemble`) on the remaining fold,
-which no choice has seen. The test split is never read.
+scores the trained model (best epoch restored; members averaged for
+`train.ensemble.members` > 1) on the remaining fold, which no choice has seen.
+The test split is never read.
 
     python bench/cv_classifier.py pipelines/rt_polarity.yaml \
         --variant base \
-        --variant chars model.ngram_chars=[2,5] \
-        --variant nbsvm model.ngram_chars=[2,5] model.ngram_init=nbsvm \
-        --variant refit train.refit=true
+        --variant one_run train.ensemble.members=1 \
+        --variant joint_only 'model.wide=[{ngrams: 2}]' \
+        --variant lstm_only 'model.wide=[]'
 
 Prints one JSON object: per variant the fold accuracies, their mean and
 standard error, the best epochs and the wall time.
@@ -76,21 +76,27 @@ def cross_validate(pipeline: str, overrides: list[str], folds: int, seed: int) -
         tr, va = [keep[i] for i in tr], [keep[i] for i in va]
         keras.utils.set_random_seed(cfg.train.seed)
         held_texts, held_labels = [texts[i] for i in held_out], [labels[i] for i in held_out]
-        clf = TextClassifier(cfg).fit([texts[i] for i in tr], [labels[i] for i in tr],
-                                      validation=([texts[i] for i in va], [labels[i] for i in va]))
-        # The artifact's accuracy on the held-out fold (best epoch restored, or
-        # refitted on train + validation; members averaged for train.ensemble).
+        clf = TextClassifier(cfg).fit(
+            [texts[i] for i in tr],
+            [labels[i] for i in tr],
+            validation=([texts[i] for i in va], [labels[i] for i in va]),
+        )
+        # The artifact's accuracy on the held-out fold (best epoch restored;
+        # members averaged for train.ensemble.members > 1).
         scores.append(clf.evaluate(held_texts, held_labels)["accuracy"])
         epochs.append(best_epoch(clf.history[0], cfg.train))
         val_scores.append(max(clf.history[0]["val_accuracy"]))
-        # An n-gram path fitted alone first (ngram_init: nbsvm; the late path's if both are).
+        # An n-gram path fitted alone first (init: nbsvm; the late path's if both are).
         nbsvm = clf.data_report.get("late_nbsvm") or clf.data_report.get("nbsvm")
         if nbsvm:
             wide_only.append(nbsvm["best_val_accuracy"])  # on the validation split
         if "fusion" in clf.data_report:  # a late n-gram path: first member, on the validation split
             fusion.append(clf.data_report["fusion"][0])
-        print(f"  fold {k + 1}/{folds}: {scores[-1]:.4f} (validation {val_scores[-1]:.4f}, epoch {epochs[-1]})",
-              file=sys.stderr, flush=True)
+        print(
+            f"  fold {k + 1}/{folds}: {scores[-1]:.4f} (validation {val_scores[-1]:.4f}, epoch {epochs[-1]})",
+            file=sys.stderr,
+            flush=True,
+        )
         keras.backend.clear_session()
     return {
         "overrides": overrides,
@@ -99,12 +105,24 @@ def cross_validate(pipeline: str, overrides: list[str], folds: int, seed: int) -
         "stderr": round(statistics.stdev(scores) / len(scores) ** 0.5, 4) if len(scores) > 1 else None,
         "best_epochs": epochs,
         "validation_accuracy": [round(s, 4) for s in val_scores],
-        **({"nbsvm_alone_fold_accuracy": [round(s, 4) for s in wide_only],
-            "nbsvm_alone_mean_accuracy": round(statistics.mean(wide_only), 4)} if wide_only else {}),
-        **({"fusion_validation_accuracy": {k: [round(f["accuracy"][k], 4) for f in fusion]
-                                           for k in fusion[0]["accuracy"]},
-            "fusion_weights": [[round(f["network_weight"], 3), round(f["ngram_weight"], 3)] for f in fusion]}
-           if fusion else {}),
+        **(
+            {
+                "nbsvm_alone_fold_accuracy": [round(s, 4) for s in wide_only],
+                "nbsvm_alone_mean_accuracy": round(statistics.mean(wide_only), 4),
+            }
+            if wide_only
+            else {}
+        ),
+        **(
+            {
+                "fusion_validation_accuracy": {
+                    k: [round(f["accuracy"][k], 4) for f in fusion] for k in fusion[0]["accuracy"]
+                },
+                "fusion_weights": [[round(f["network_weight"], 3), round(f["ngram_weight"], 3)] for f in fusion],
+            }
+            if fusion
+            else {}
+        ),
         "seconds": round(time.perf_counter() - start, 1),
     }
 
@@ -112,14 +130,25 @@ def cross_validate(pipeline: str, overrides: list[str], folds: int, seed: int) -
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pipeline")
-    parser.add_argument("--variant", nargs="+", action="append", metavar=("NAME", "KEY=VALUE"), required=True,
-                        help="a name and the --set overrides that define the variant (repeatable)")
+    parser.add_argument(
+        "--variant",
+        nargs="+",
+        action="append",
+        metavar=("NAME", "KEY=VALUE"),
+        required=True,
+        help="a name and the --set overrides that define the variant (repeatable)",
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
     parser.add_argument("--output", help="also write the JSON here")
     args = parser.parse_args(argv)
-    result = {"pipeline": args.pipeline, "folds": args.folds, "fold_seed": args.seed,
-              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "variants": {}}
+    result = {
+        "pipeline": args.pipeline,
+        "folds": args.folds,
+        "fold_seed": args.seed,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "variants": {},
+    }
     for name, *overrides in args.variant:
         print(f"{name}: {' '.join(overrides) or '(pipeline as is)'}", file=sys.stderr, flush=True)
         result["variants"][name] = cross_validate(args.pipeline, overrides, args.folds, args.seed)

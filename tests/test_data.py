@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from textlstm.config import ConfigError, DataConfig, VectorizerConfig
+from textlstm.config import ConfigError, DataConfig, VectorizerConfig, pipeline_from_dict
 from textlstm.data import load_splits
 from textlstm.data.batching import batch_by_length, bucket_boundaries, padding_fraction, sequence_lengths, vectorized
 from textlstm.data.demo import demo_sentiment
@@ -80,8 +80,6 @@ def test_vectorizer_standardizes_html_and_punctuation():
     assert not any(c in "".join(vocab) for c in "<>!?,/")
     chars = make_vectorizer(VectorizerConfig(level="character", standardize="lower"), ["Ab"])
     assert set(chars.get_vocabulary()[2:]) == {"a", "b"}
-    bigrams = make_vectorizer(VectorizerConfig(ngrams=2), ["not good"])
-    assert "not good" in bigrams.get_vocabulary()
 
 
 def test_pretrained_vectors_glove_and_word2vec(tmp_path):
@@ -135,7 +133,7 @@ def test_subword_vectorizer_spells_unseen_words_and_saves(tmp_path):
     stems = ["watch", "wear", "read", "play", "break", "bear"]
     texts = [f"the {a}{s}able film , {s}ing and {a}{s}ed" for s in stems for a in ("un", "re", "")
              if f"{a}{s}" != "unread"] * 5
-    config = VectorizerConfig(level="subword", standardize="lower", subword_vocab_size=100)
+    config = VectorizerConfig(level="subword", standardize="lower", max_tokens=100)
     vectorizer = make_vectorizer(config, texts)
     vocabulary = vectorizer.get_vocabulary()
     assert "##able" in vocabulary and "unreadable" not in vocabulary
@@ -150,14 +148,18 @@ def test_subword_vectorizer_spells_unseen_words_and_saves(tmp_path):
     np.testing.assert_array_equal(loaded(tf.constant(["Unreadable ,", "qqq"])).numpy(), ids)
 
 
-@pytest.mark.parametrize("config,message", [
-    (VectorizerConfig(level="subword"), "learns its pieces from training texts"),
-    (VectorizerConfig(level="subwords"), "vectorizer.level must be one of"),
-    (VectorizerConfig(level="subword", subword_vocab_size=10), "at least 100"),
+def test_subword_vectorizer_needs_training_texts():
+    with pytest.raises(ConfigError, match="learns its pieces from training texts"):
+        make_vectorizer(VectorizerConfig(level="subword"), None)
+
+
+@pytest.mark.parametrize("vectorizer,message", [
+    ({"level": "subwords"}, "vectorizer.level must be word, character or subword, got 'subwords'"),
+    ({"level": "subword", "max_tokens": 10}, "vectorizer.max_tokens must be at least 100 for level: subword"),
 ])
-def test_subword_vectorizer_errors(config, message):
+def test_bad_vectorizer_settings_fail_when_the_pipeline_is_read(vectorizer, message):
     with pytest.raises(ConfigError, match=message):
-        make_vectorizer(config, ["a film"] if config.subword_vocab_size == 10 else None)
+        pipeline_from_dict({"vectorizer": vectorizer})
 
 
 def test_subword_without_tensorflow_text_says_how_to_install(monkeypatch):

@@ -110,6 +110,111 @@ def test_masked_loss_and_accuracy():
     assert float(acc.result()) == pytest.approx(0.75)
 
 
+def _log_softmax(logits):
+    z = logits - logits.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def _reference_loss(y, logits, smoothing=0.0, weights=None):
+    """numpy: (smoothed) cross-entropy per token, weighted mean over real (non-0) tokens."""
+    vocab = logits.shape[-1]
+    target = (1 - smoothing) * np.eye(vocab)[y] + smoothing / vocab
+    per_token = -(target * _log_softmax(logits.astype("float64"))).sum(-1)
+    w = (y != 0).astype("float64") * (1.0 if weights is None else weights)
+    return (per_token * w).sum() / w.sum()
+
+
+def _ragged_batch(rng, vocab=9):
+    """Rows with 0, 1, 3, 5 and 6 padding positions of 7."""
+    y = rng.integers(1, vocab, size=(5, 7))
+    for row, pads in enumerate([0, 1, 3, 5, 6]):
+        y[row, 7 - pads:] = 0
+    return y, rng.normal(scale=2.0, size=(5, 7, vocab)).astype("float32")
+
+
+def test_masked_loss_is_the_mean_over_real_tokens_only():
+    y, logits = _ragged_batch(np.random.default_rng(5))
+    manual = _reference_loss(y, logits)
+    loss = MaskedSparseCategoricalCrossentropy()
+    assert float(loss(y, logits)) == pytest.approx(manual, rel=1e-5)
+    # Not the mean over all positions, nor a mean of per-row means.
+    assert manual != pytest.approx(_reference_loss(np.where(y == 0, 1, y), logits), rel=1e-3)
+    # The same as Keras's public ignore_class loss.
+    public = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
+    assert float(loss(y, logits)) == pytest.approx(float(public(y, logits)), rel=1e-5)
+    # Per sequence and per token sample weights weight the real tokens' mean.
+    w_row = np.array([1.0, 2.0, 0.5, 3.0, 1.0], "float32")
+    assert float(loss(y, logits, sample_weight=w_row)) == pytest.approx(
+        _reference_loss(y, logits, weights=w_row[:, None]), rel=1e-5)
+    w_tok = np.random.default_rng(6).uniform(0.5, 2.0, size=y.shape).astype("float32")
+    assert float(loss(y, logits, sample_weight=w_tok)) == pytest.approx(
+        _reference_loss(y, logits, weights=w_tok), rel=1e-5)
+    # Predictions carrying a Keras mask (here a public Masking layer's, on the real tokens): the same mean.
+    masked = keras.layers.Masking(0.0)(np.where(y[..., None] == 0, 0.0, logits).astype("float32"))
+    assert float(loss(y, masked)) == pytest.approx(manual, rel=1e-5)
+    # The other reductions: sum over real tokens, per-token values with 0 on padding.
+    per_token = np.asarray(MaskedSparseCategoricalCrossentropy(reduction=None)(y, logits))
+    assert (per_token[y == 0] == 0).all()
+    assert float(MaskedSparseCategoricalCrossentropy(reduction="sum")(y, logits)) == pytest.approx(
+        per_token.sum(), rel=1e-5)
+    assert float(per_token.sum() / (y != 0).sum()) == pytest.approx(manual, rel=1e-5)
+
+
+def test_padding_values_do_not_change_the_loss_or_get_gradients():
+    import tensorflow as tf
+
+    y, logits = _ragged_batch(np.random.default_rng(7))
+    loss = MaskedSparseCategoricalCrossentropy(label_smoothing=0.1)
+    noisy = logits.copy()
+    noisy[y == 0] = np.random.default_rng(8).normal(scale=1e4, size=noisy[y == 0].shape)
+    noisy[1, -1] = noisy[4, 2] = np.nan
+    assert y[1, -1] == 0 and y[4, 2] == 0
+    assert float(loss(y, noisy)) == pytest.approx(float(loss(y, logits)), rel=1e-6)
+    # Extra padding columns change nothing either.
+    assert float(loss(np.pad(y, [(0, 0), (0, 4)]), np.pad(logits, [(0, 0), (0, 4), (0, 0)]))) == pytest.approx(
+        float(loss(y, logits)), rel=1e-6)
+    # Nor does another pad id.
+    shifted = MaskedSparseCategoricalCrossentropy(pad_id=-1, label_smoothing=0.1)
+    assert float(shifted(np.where(y == 0, -1, y), logits)) == pytest.approx(float(loss(y, logits)), rel=1e-6)
+    x = tf.Variable(noisy)
+    with tf.GradientTape() as tape:
+        value = loss(y, x)
+    grad = tape.gradient(value, x).numpy()
+    assert np.isfinite(grad).all() and (grad[y == 0] == 0).all() and (np.abs(grad[y != 0]).sum() > 0)
+
+
+@pytest.mark.parametrize("smoothing", [0.1, 0.3])
+def test_label_smoothing_matches_a_numpy_reference(smoothing):
+    y, logits = _ragged_batch(np.random.default_rng(9))
+    loss = MaskedSparseCategoricalCrossentropy(label_smoothing=smoothing)
+    assert float(loss(y, logits)) == pytest.approx(_reference_loss(y, logits, smoothing), rel=1e-5)
+    clone = MaskedSparseCategoricalCrossentropy.from_config(loss.get_config())
+    assert float(clone(y, logits)) == pytest.approx(_reference_loss(y, logits, smoothing), rel=1e-5)
+
+
+def test_saved_loss_configs_still_mean_over_real_tokens():
+    # Models saved before the loss used "mean_with_sample_weight" store Keras's default reduction.
+    saved = keras.saving.serialize_keras_object(MaskedSparseCategoricalCrossentropy(label_smoothing=0.1))
+    assert saved["registered_name"] == "textlstm>MaskedSparseCategoricalCrossentropy"
+    saved["config"]["reduction"] = "sum_over_batch_size"
+    loss = keras.saving.deserialize_keras_object(saved)
+    assert type(loss) is MaskedSparseCategoricalCrossentropy
+    y, logits = _ragged_batch(np.random.default_rng(10))
+    assert float(loss(y, logits)) == pytest.approx(_reference_loss(y, logits, 0.1), rel=1e-5)
+
+
+def test_compiled_loss_is_the_real_token_mean_of_the_models_logits():
+    # evaluate runs the loss compiled in a tf.function: still the real-token mean.
+    keras.utils.set_random_seed(11)
+    model = compile_seq2seq(build_seq2seq(small(), SRC_V, TGT_V), label_smoothing=0.1)
+    src, tin = batch(np.random.default_rng(12), n=6)
+    tout = np.concatenate([tin[:, 1:], np.zeros((6, 1), int)], 1)
+    tout[np.arange(6), (tin != 0).sum(1) - 1] = 3
+    logits = model.predict((src, tin), verbose=0)
+    evaluated = model.evaluate((src, tin), tout, batch_size=6, verbose=0, return_dict=True)
+    assert evaluated["loss"] == pytest.approx(_reference_loss(tout, logits, 0.1), rel=1e-4)
+
+
 def test_fit_reduces_loss_and_save_load_roundtrip(tmp_path):
     keras.utils.set_random_seed(3)
     cfg = small(attention="bahdanau", dropout=0.0)

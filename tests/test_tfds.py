@@ -13,7 +13,7 @@ from textlstm.data.sources import DataError
 
 def test_mocked_imdb_reviews_loads_with_class_names(monkeypatch, tmp_path):
     monkeypatch.setattr(tfds_source, "network_available", lambda timeout=4.0: True)
-    cfg = DataConfig(source="tfds:imdb_reviews", data_dir=str(tmp_path), test_split="test")
+    cfg = DataConfig(source="tfds:imdb_reviews", data_dir=str(tmp_path), test="test")
     with tfds.testing.mock_data(num_examples=40):
         splits = load_splits(cfg, seed=0)
     assert len(splits.train) + len(splits.validation) == 40 and len(splits.test) == 40

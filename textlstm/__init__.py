@@ -13,6 +13,9 @@ textlstm.load("runs/demo/model.keras").predict(["a great film"])
 import os as _os
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# The user's own TF_CPP_MIN_LOG_LEVEL (None: unset, textlstm's default below), which
+# `textlstm.console` respects.
+_USER_TF_LOG_LEVEL = _os.environ.get("TF_CPP_MIN_LOG_LEVEL")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 
@@ -31,56 +30,45 @@ def _read_texts(texts: list[str]) -> list[str]:
 
 
 def _default_output(cfg, pipeline: str | None) -> Path:
+    """`runs/<name>`: the pipeline's `name`, or its file name."""
     name = cfg.name or (Path(pipeline).stem if pipeline else "run")
     return Path("runs") / name
 
 
 def cmd_train(args) -> int:
+    from textlstm import tasks
     from textlstm.config import load_pipeline
 
-    cfg = load_pipeline(args.pipeline, args.set)
-    out = Path(args.output or cfg.output or _default_output(cfg, args.pipeline))
-    start = time.perf_counter()
-    if cfg.task == "translation":
-        from textlstm.seq2seq.translator import Translator
+    cfg = load_pipeline(args.pipeline, args.set)  # every config check, before any data is read
+    out = Path(args.output or _default_output(cfg, args.pipeline))
+    from textlstm.console import device_line  # noqa: I001  (TensorFlow loads from here on)
+    from textlstm.runner import train_evaluate_write
 
-        runner = Translator(cfg)
-    else:
-        from textlstm.classifier import TextClassifier
-
-        runner = TextClassifier(cfg)
+    runner = tasks.get(cfg.task).runner_class()(cfg)
     print(f"textlstm: training '{args.pipeline or 'defaults'}' -> {out}", flush=True)
-    runner.fit(output_dir=out)
-    train_seconds = time.perf_counter() - start
-    metrics = runner.evaluate(output_dir=out) if _has_test(runner) else None
-    runner.write_outputs(out, metrics, extra={"train_seconds": train_seconds})
-    if args.saved_model:
-        runner.export(out / "saved_model")
+    print(device_line(), flush=True)
+    report = train_evaluate_write(runner, out, saved_model=args.saved_model)
     keys = ("train_examples", "vocabulary_size", "mean_length", "truncated", "train_padding_fraction",
             "empty_after_standardization_skipped")
-    summary = {"output": str(out), "train_seconds": round(train_seconds, 1),
+    summary = {"output": str(out), "train_seconds": round(report["train_seconds"], 1),
                "data": {k: runner.data_report[k] for k in keys if k in runner.data_report}}
-    if metrics is not None:
-        summary["test"] = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
+    if "test" in report:
+        summary["test"] = {k: v for k, v in report["test"].items() if not isinstance(v, (dict, list))}
     _print_json(summary)
     return 0
 
 
-def _has_test(runner) -> bool:
-    splits = getattr(runner, "splits", None)
-    return splits is not None and splits.test is not None
-
-
 def cmd_evaluate(args) -> int:
+    from textlstm import tasks
     from textlstm.artifact import load
-    from textlstm.config import DataConfig, apply_overrides, from_dict
+    from textlstm.config import DataConfig, apply_overrides
     from textlstm.data.sources import read_records
+    from textlstm.schema import from_dict
 
     model = load(args.model)
-    task = model.config.task
     data = apply_overrides({"data": dict(model.config.data.__dict__)}, args.set)["data"]
     cfg = from_dict(DataConfig, data, "data")
-    fields = [cfg.text, cfg.label] if task == "classification" else [cfg.source_field, cfg.target_field]
+    fields = [getattr(cfg, name) for name in tasks.get(model.config.task).fields]
     recs = read_records(args.data, fields, format=cfg.format, header=cfg.header, encoding=cfg.encoding,
                         on_bad_row=cfg.on_bad_row, classes=cfg.classes)
     metrics = model.evaluate(*recs.columns(), where=recs.where)
@@ -140,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Subcommands implemented next to their feature: (name, module, add-arguments
-# function, run function, help). Modules are imported only when present.
+# function, run function, help). Each module is TensorFlow-free at import.
 EXTRA_COMMANDS = [
     ("inspect", "textlstm.inspection", "add_inspect_arguments", "inspect_command",
      "plot LSTM gate activations and cell state for a text"),
@@ -155,15 +143,8 @@ EXTRA_COMMANDS = [
 
 def _add_optional_commands(sub) -> None:
     import importlib
-    import importlib.util
 
     for name, module, add_fn, run_fn, help_text in EXTRA_COMMANDS:
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:
-            found = False
-        if not found:
-            continue
         mod = importlib.import_module(module)
         p = sub.add_parser(name, help=help_text)
         getattr(mod, add_fn)(p)
@@ -184,11 +165,15 @@ def _show_progress() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import os
+    from textlstm import console
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's C++ start-up lines (absl banner, oneDNN, CUDA stubs, cuInit)
+    # stay out of the output unless --tf-logs or the user's TF_CPP_MIN_LOG_LEVEL
+    # asks for them (textlstm.console).
+    argv = console.setup(argv)
     _show_progress()
     parser = build_parser()
+    console.add_arguments(parser)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

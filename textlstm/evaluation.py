@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from textlstm.files import atomic_path
+
 
 def classification_metrics(y_true, probs: np.ndarray, label_names: list[str]) -> dict:
     """Accuracy, macro precision/recall/F1, per-class scores and the confusion
@@ -40,6 +42,14 @@ def classification_metrics(y_true, probs: np.ndarray, label_names: list[str]) ->
     }
 
 
+def save_figure(fig, path: str | Path, **kwargs) -> Path:
+    """`fig.savefig(path)` through a temporary file renamed into place
+    (`textlstm.files.atomic_path`; it keeps the suffix, which picks the format)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, **kwargs)
+    return Path(path)
+
+
 def _pyplot():
     # Imported lazily; matplotlib picks Agg by itself where there is no display
     # and the inline backend inside Jupyter.
@@ -65,7 +75,7 @@ def plot_history(history: dict, path: str | Path | None = None):
         ax.plot(epochs, history[name], "o-", label="train")
         if f"val_{name}" in history:
             ax.plot(epochs[: len(history[f"val_{name}"])], history[f"val_{name}"], "o-", label="validation")
-        if f"val_fused_{name}" in history:  # textlstm.models.FusedAccuracy: with the late n-gram path
+        if f"val_fused_{name}" in history:  # textlstm.wide.component.FusedAccuracy: with a late wide path
             ax.plot(epochs[: len(history[f"val_fused_{name}"])], history[f"val_fused_{name}"], "o-",
                     label="validation, fused")
         ax.set_xlabel("epoch")
@@ -74,7 +84,7 @@ def plot_history(history: dict, path: str | Path | None = None):
         ax.legend()
     fig.tight_layout()
     if path:
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110)
     return fig
 
 
@@ -94,5 +104,5 @@ def plot_confusion_matrix(cm, label_names: list[str], path: str | Path | None = 
     ax.set_title("confusion matrix")
     fig.tight_layout()
     if path:
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110)
     return fig

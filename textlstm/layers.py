@@ -20,7 +20,8 @@ class NonEmptySequences(keras.layers.Layer):
     A text that standardizes to nothing would otherwise become a fully masked
     row, which the cuDNN kernel rejects. A batch of width 0 is widened to 1.
 
-    >>> NonEmptySequences()(np.array([[0, 0], [5, 0]])).tolist()
+    >>> import numpy as np
+    >>> NonEmptySequences()(np.array([[0, 0], [5, 0]])).numpy().tolist()
     [[1, 0], [5, 0]]
     """
 
@@ -108,11 +109,12 @@ class HashedNgrams(keras.layers.Layer):
     With `char_ngrams_shape=(vocabulary_size, k)` the layer also emits, for
     every token, the hashed character n-grams of its vocabulary entry (a
     fastText-style subword table of `k` ids per token, 0-padded, built by
-    `textlstm.models.ngrams.char_ngram_table` and stored as a weight), so rare
+    `textlstm.wide.ngrams.char_ngram_table` and stored as a weight), so rare
     and unseen inflections share evidence with their stems.
 
-    >>> HashedNgrams(order=2, buckets=100)(np.array([[3, 4, 0]])).shape
-    (1, 6)
+    >>> import numpy as np
+    >>> tuple(HashedNgrams(order=2, buckets=100)(np.array([[3, 4, 0]])).shape)  # 2 unigrams, 1 bigram, 2 pads
+    (1, 5)
     """
 
     def __init__(self, order: int = 2, buckets: int = 2**18, char_ngrams_shape=None, **kwargs):
@@ -156,8 +158,9 @@ class LogitFusion(keras.layers.Layer):
     weight per source and one bias per output (stacking with a linear
     combiner). It starts as the first source alone (`w = [1, 0, ...]`,
     `b = 0`), so a model can train its first source before the weights are
-    fitted (see `textlstm.models.fit_late_fusion`).
+    fitted (see `textlstm.wide.component.fit_late_fusion`).
 
+    >>> import numpy as np
     >>> LogitFusion()([np.ones((2, 1)), np.full((2, 1), 5.0)]).numpy().ravel().tolist()
     [1.0, 1.0]
     """

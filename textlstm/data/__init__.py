@@ -13,21 +13,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from textlstm import tasks
 from textlstm.config import DataConfig
 from textlstm.data.labels import LabelEncoder, stratified_split
 from textlstm.data.sources import DataError, Records, SkipReport, read_records
-
-# Built-in demo corpora per task: functions (size, seed) -> (train, validation, test) lists of tuples.
-DEMOS = {}
-
-
-def _demo_sentiment(size, seed):
-    from textlstm.data.demo import demo_sentiment
-
-    return demo_sentiment(size=size, seed=seed)
-
-
-DEMOS["classification"] = _demo_sentiment
 
 
 @dataclass
@@ -49,9 +38,8 @@ class Splits:
 
 
 def _fields(config: DataConfig, task: str) -> list:
-    if task == "translation":
-        return [config.source_field, config.target_field]
-    return [config.text, config.label]
+    """The two columns of the task's examples (e.g. text and label)."""
+    return [getattr(config, name) for name in tasks.get(task).fields]
 
 
 def _sample(recs: Records, n: int | None, seed: int) -> Records:
@@ -73,32 +61,37 @@ def _read_split(config: DataConfig, task: str, path_or_split: str, tfds_name: st
                         classes=getattr(config, "classes", None))
 
 
-def load_splits(config: DataConfig, task: str = "classification", seed: int = 42) -> Splits:
+def load_splits(config: DataConfig, task: str = "classification", seed: int = 42, hold_out: bool = True) -> Splits:
     """Read train/validation/test for `task` from the source `config` names.
 
     Without a validation set, a deterministic split of `validation_fraction`
     of train (stratified by label for classification) is held out.
+
+    Args:
+        config: the data section.
+        task: the task whose fields are read (`textlstm.tasks`).
+        seed: seeds the held-out split and `max_examples` sampling.
+        hold_out: False: keep every training row in `train` (validation empty
+            unless the source has one), e.g. for bagging, which splits per member.
     """
     source = config.source
     if source == "demo":
-        if task not in DEMOS:
-            _load_task_demos()
-        train, val, test = DEMOS[task](config.demo_size, seed)
+        train, val, test = tasks.get(task).demo_splits(config.demo_size, seed)
         as_recs = lambda rows, name: Records(list(rows), [f"demo[{name}]#{i}" for i in range(len(rows))], SkipReport(), f"demo[{name}]")
         splits = Splits(as_recs(train, "train"), as_recs(val, "validation"), as_recs(test, "test"), "demo")
         for name in ("train", "validation", "test"):
             setattr(splits, name, _sample(getattr(splits, name), config.max_examples, seed))
         return splits
-    tfds_name = source[5:] if source.startswith("tfds:") else None
-    if source not in ("files",) and not tfds_name:
-        raise DataError(f"data.source must be 'files', 'demo' or 'tfds:NAME', got {source!r}")
-    train_ref = config.train_split if tfds_name else config.train
+    tfds_name = config.tfds_name
+    train_ref = config.train or ("train" if tfds_name else None)
     if not train_ref:
         raise DataError("data.train is not set: give a training file or folder (or data.source: demo)")
     train = _sample(_read_split(config, task, train_ref, tfds_name), config.max_examples, seed)
-    val_ref = config.validation_split if tfds_name else config.validation
+    val_ref = config.validation
     if val_ref:
         validation = _sample(_read_split(config, task, val_ref, tfds_name), config.max_examples, seed)
+    elif not hold_out:
+        validation = Records([], [], SkipReport(), train.source, train.label_names)
     else:
         keys = [r[1] for r in train.rows] if task == "classification" else [0] * len(train)
         tr_idx, va_idx = stratified_split(keys, config.validation_fraction, seed)
@@ -107,7 +100,7 @@ def load_splits(config: DataConfig, task: str = "classification", seed: int = 42
         skipped = train.skipped
         train = pick(tr_idx)
         train.skipped = skipped
-    test_ref = config.test_split if tfds_name else config.test
+    test_ref = config.test or ("test" if tfds_name else None)
     test = _sample(_read_split(config, task, test_ref, tfds_name), config.max_examples, seed) if test_ref else None
     return Splits(train, validation, test, source)
 
@@ -118,18 +111,9 @@ def load_test_split(splits: Splits | None, config: DataConfig, task: str, seed: 
     if splits is None:
         splits = load_splits(config, task, seed)
     if splits.test is None:
-        raise DataError("no test data: set data.test (or data.test_split for TFDS)")
+        raise DataError("no test data: set data.test (for TFDS, the split name)")
     return splits, splits.test
 
 
-def _load_task_demos():
-    try:
-        import textlstm.seq2seq.data  # noqa: F401  registers DEMOS["translation"]
-    except ModuleNotFoundError:
-        pass
-    if "translation" not in DEMOS:
-        raise DataError("no built-in demo corpus for this task")
-
-
 __all__ = ["DataConfig", "DataError", "LabelEncoder", "Records", "SkipReport", "Splits", "load_splits", "read_records",
-           "load_test_split", "DEMOS"]
+           "load_test_split"]

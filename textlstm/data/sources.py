@@ -22,11 +22,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from textlstm.errors import DataError
+
 FORMATS = ("tsv", "csv", "jsonl", "folder")
-
-
-class DataError(ValueError):
-    """Input data that cannot be used; the message names file, line and problem."""
 
 
 @dataclass

@@ -138,15 +138,17 @@ def learn_wordpieces(texts: tf.data.Dataset, size: int, standardize) -> list[str
 
 
 def make_vectorizer(config: VectorizerConfig, texts=None, name: str = "vectorizer", batch_size: int = 1024) -> keras.layers.TextVectorization:
-    """A `TextVectorization` from `config`, adapted on `texts` (a list or a
-    tf.data dataset of strings) when given. At `level: subword` its split is
-    a `WordPieceSplit` learned on `texts`, which are then required."""
-    if config.standardize not in STANDARDIZERS:
-        raise ConfigError(f"vectorizer.standardize must be one of {sorted(STANDARDIZERS)}, got {config.standardize!r}")
-    if config.level not in LEVELS:
-        raise ConfigError(f"vectorizer.level must be one of {list(LEVELS)}, got {config.level!r}")
-    if config.ngrams and config.level == "character":
-        raise ConfigError("vectorizer.ngrams applies to word and subword levels only")
+    """A `TextVectorization` from `config`, adapted on `texts` when given.
+
+    At `level: subword` its split is a `WordPieceSplit` of about
+    `config.max_tokens` pieces learned on `texts`, which are then required.
+
+    Args:
+        config: the (checked) vectorizer settings.
+        texts: a list or a tf.data dataset of training strings to adapt on.
+        name: the layer's name.
+        batch_size: strings per adapt batch.
+    """
     ds = None
     if texts is not None:
         ds = (texts if isinstance(texts, tf.data.Dataset) else tf.data.Dataset.from_tensor_slices(list(texts)))
@@ -155,14 +157,11 @@ def make_vectorizer(config: VectorizerConfig, texts=None, name: str = "vectorize
     if config.level == "subword":
         if ds is None:
             raise ConfigError("vectorizer.level: subword learns its pieces from training texts: give them")
-        if config.subword_vocab_size < 100:
-            raise ConfigError(f"vectorizer.subword_vocab_size must be at least 100, got {config.subword_vocab_size}")
-        split = WordPieceSplit(learn_wordpieces(ds, config.subword_vocab_size, STANDARDIZERS[config.standardize]))
+        split = WordPieceSplit(learn_wordpieces(ds, config.max_tokens, STANDARDIZERS[config.standardize]))
     vectorizer = keras.layers.TextVectorization(
         max_tokens=config.max_tokens,
         standardize=STANDARDIZERS[config.standardize],
         split=split,
-        ngrams=config.ngrams or None,
         output_mode="int",
         name=name,
     )

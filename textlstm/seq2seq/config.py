@@ -1,4 +1,4 @@
-"""The encoder-decoder config, registered as the `translation` task's model section.
+"""The encoder-decoder config: the `translation` task's model section (see `textlstm.tasks`).
 
 ```python
 from textlstm.config import pipeline_from_dict
@@ -6,15 +6,15 @@ cfg = pipeline_from_dict({"task": "translation", "model": {"units": [128], "atte
 cfg.model.decoder_sizes()  # [128]
 ```
 
-Importing this module must stay free of TensorFlow: `textlstm.config` imports
-it lazily to resolve `task: translation`.
+Importing this module must stay free of TensorFlow: pipelines are checked
+without it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from textlstm.config import MODEL_CONFIGS, ConfigError
+from textlstm.errors import ConfigError
 
 ATTENTIONS = ("luong", "bahdanau", "none")
 CELLS = ("lstm", "gru")
@@ -75,11 +75,31 @@ class Seq2SeqModelConfig:
         if self.length_penalty < 0:
             raise ConfigError(f"model.length_penalty must be >= 0, got {self.length_penalty}")
 
+    def check(self, pipeline) -> None:
+        """Rules between this section and the rest of the pipeline, checked when it is read.
+
+        Args:
+            pipeline: the `PipelineConfig` this model belongs to.
+        """
+        vectorizer = pipeline.vectorizer
+        target = vectorizer.for_target()
+        if vectorizer.pretrained_vectors or target.pretrained_vectors:
+            raise ConfigError("vectorizer.pretrained_vectors is not supported for translation yet")
+        if target.level == "subword":
+            raise ConfigError("vectorizer.target.level: subword is not supported (decoded pieces are not joined back "
+                              "into words yet); use word or character for the target side (the source may be subword)")
+        if target.max_tokens is not None and target.max_tokens < 5:
+            raise ConfigError(f"vectorizer.target.max_tokens must be >= 5 (padding, [UNK], [start], [end] and "
+                              f"at least one token), got {target.max_tokens}")
+        if pipeline.train.ensemble.members > 1:
+            raise ConfigError("train.ensemble is not supported for translation")
+        if pipeline.train.monitor not in ("val_loss", "val_accuracy", "loss", "accuracy"):
+            raise ConfigError(f"train.monitor must be val_loss or val_accuracy (the masked token accuracy) for "
+                              f"translation, got {pipeline.train.monitor!r}")
+
     def encoder_sizes(self) -> list[int]:
         return list(self.encoder_units or self.units)
 
     def decoder_sizes(self) -> list[int]:
         return list(self.decoder_units or self.units)
 
-
-MODEL_CONFIGS["translation"] = Seq2SeqModelConfig

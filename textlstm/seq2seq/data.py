@@ -39,8 +39,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from textlstm.config import ConfigError, VectorizerConfig
-from textlstm.data import DEMOS
+from textlstm.config import VectorizerConfig
+from textlstm.errors import ConfigError
 from textlstm.data.batching import PARALLEL_CALLS, sequence_lengths, vectorized
 from textlstm.data.sources import DataError
 from textlstm.data.vectorize import make_vectorizer
@@ -50,18 +50,6 @@ log = logging.getLogger("textlstm")
 
 START_ID, END_ID = 2, 3
 SPECIAL_TOKENS = ["", OOV_TOKEN, START_TOKEN, END_TOKEN]
-
-
-def demo_dates(size: int, seed: int):
-    """`DEMOS["translation"]`: the date task, 80/10/10 train/validation/test."""
-    from textlstm.seq2seq.demo import make_date_task
-
-    held = max(1, size // 10)
-    task = make_date_task(n_train=size - 2 * held, n_validation=held, n_test=held, seed=seed)
-    return task.train, task.validation, task.test
-
-
-DEMOS["translation"] = demo_dates
 
 
 def check_target_vocabulary(vocabulary) -> list[str]:
@@ -78,17 +66,7 @@ def make_pair_vectorizers(config: VectorizerConfig, sources, targets):
     The target side uses `config.for_target()`; its `max_tokens` counts the
     four special tokens.
     """
-    target_config = config.for_target()
-    if config.pretrained_vectors or target_config.pretrained_vectors:
-        raise ConfigError("vectorizer.pretrained_vectors is not supported for translation yet")
-    if target_config.ngrams:
-        raise ConfigError("vectorizer.target.ngrams must be null: the decoder emits one token per step")
-    if target_config.level == "subword":
-        raise ConfigError("vectorizer.target.level: subword is not supported (decoded pieces are not joined back "
-                          "into words yet); use word or character for the target side (the source may be subword)")
-    if target_config.max_tokens is not None and target_config.max_tokens < 5:
-        raise ConfigError(f"vectorizer.target.max_tokens must be >= 5 (padding, [UNK], [start], [end] and "
-                          f"at least one token), got {target_config.max_tokens}")
+    target_config = config.for_target()  # its rules are checked with the pipeline (Seq2SeqModelConfig.check)
     source_vectorizer = make_vectorizer(config, sources, name="source_vectorizer")
     room = dataclasses.replace(target_config, max_tokens=target_config.max_tokens - 2 if target_config.max_tokens else None)
     adapted = make_vectorizer(room, targets, name="target_vectorizer")

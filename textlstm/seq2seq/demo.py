@@ -82,3 +82,16 @@ def make_date_task(n_train: int = 10000, n_validation: int = 1000, n_test: int =
     offsets = rng.sample(range(DAYS), total)
     pairs = [date_example(FIRST + dt.timedelta(days=o), rng) for o in offsets]
     return Seq2SeqSplits(pairs[:n_train], pairs[n_train:n_train + n_validation], pairs[n_train + n_validation:])
+
+
+def demo_dates(size: int, seed: int):
+    """The translation task's built-in demo: `size` date pairs split 80/10/10
+    into train/validation/test lists of `(source, target)`.
+
+    Args:
+        size: pairs in all.
+        seed: the generator's seed.
+    """
+    held = max(1, size // 10)
+    task = make_date_task(n_train=size - 2 * held, n_validation=held, n_test=held, seed=seed)
+    return task.train, task.validation, task.test

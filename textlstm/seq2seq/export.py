@@ -26,6 +26,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from textlstm.files import atomic_directory
 from textlstm.seq2seq.data import _SPACE_AFTER, _SPACE_BEFORE, END_ID, START_ID
 from textlstm.seq2seq.decoding import length_penalty_factor
 from textlstm.seq2seq.model import PAD_ID
@@ -54,7 +55,9 @@ def detokenize(text):
 
 def export_translator(translator, path: str | Path) -> Path:
     """Write `translator` (trained or loaded) as a SavedModel with `serve`
-    (the model's `beam_width`; greedy when it is 1) and `greedy` signatures."""
+    (the model's `beam_width`; greedy when it is 1) and `greedy` signatures.
+    The folder is written next to `path` and then swapped in, so a killed
+    export leaves the previous one (`textlstm.files.atomic_directory`)."""
     inference, model = translator.inference, translator.model
     config = inference.config
     max_length = tf.constant(int(config.max_decode_length))
@@ -97,5 +100,6 @@ def export_translator(translator, path: str | Path) -> Path:
                          input_signature=[TEXT])  # the first endpoint is also `serving_default`
     archive.add_endpoint("greedy", endpoint(greedy), input_signature=[TEXT])
     path = Path(path)
-    archive.write_out(str(path), verbose=False)
+    with atomic_directory(path) as tmp:
+        archive.write_out(str(tmp), verbose=False)
     return path

@@ -26,12 +26,6 @@ import dataclasses
 import keras
 from keras import ops
 
-try:  # Keras has no public setter; its losses divide by the unmasked count when values carry a mask.
-    from keras.src.backend import set_keras_mask as _set_keras_mask
-except ImportError:  # pragma: no cover
-    def _set_keras_mask(x, mask):
-        x._keras_mask = mask
-
 from textlstm.layers import Metadata, NonEmptySequences
 from textlstm.models.rnn import recurrent_layer
 from textlstm.seq2seq.config import Seq2SeqModelConfig
@@ -204,31 +198,78 @@ def build_seq2seq(
 
 @keras.saving.register_keras_serializable(package="textlstm")
 class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
-    """Token-level sparse cross-entropy averaged over non-padding targets.
+    """Token-level sparse cross-entropy averaged over non-padding targets,
+    optionally with label smoothing.
 
     >>> loss = MaskedSparseCategoricalCrossentropy()
     >>> float(loss(np.array([[1, 0]]), np.log(np.array([[[.5, .5], [.9, .1]]]))))  # pad ignored
     0.693...
+
+    Without smoothing it equals `keras.losses.SparseCategoricalCrossentropy(
+    from_logits=True, ignore_class=pad_id)`; with `label_smoothing=e` each
+    real token's target is `(1 - e) * one_hot + e / vocab`. The mean is over
+    real target tokens only (and, where `y_pred` carries a Keras mask, only
+    those it keeps): the padding mask times any `sample_weight` is passed to
+    Keras as the sample weight of its documented `"mean_with_sample_weight"`
+    reduction, which divides by the weights' sum. The mean reductions
+    (`"sum_over_batch_size"`, the default, `"mean"` and
+    `"mean_with_sample_weight"`; saved models store the first) all mean
+    that; `"sum"` sums over real tokens and `None` returns per-token losses,
+    0 on padding. Only public Keras API: no mask is set on any tensor.
+
+    Args:
+        from_logits: Whether `y_pred` are logits (else probabilities).
+        pad_id: The target id that marks padding.
+        label_smoothing: Share of each target's probability spread over the vocabulary.
+        name: The loss's name.
+        reduction: See above.
+        **kwargs: Passed to `keras.losses.Loss` (e.g. `dtype`).
     """
 
+    MEAN_REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight")
+
     def __init__(self, from_logits: bool = True, pad_id: int = PAD_ID, label_smoothing: float = 0.0,
-                 name: str = "masked_sparse_categorical_crossentropy", **kwargs):
-        super().__init__(name=name, **kwargs)
+                 name: str = "masked_sparse_categorical_crossentropy", reduction="sum_over_batch_size", **kwargs):
+        if reduction in self.MEAN_REDUCTIONS:
+            reduction = "mean_with_sample_weight"
+        super().__init__(name=name, reduction=reduction, **kwargs)
         self.from_logits = from_logits
         self.pad_id = pad_id
         self.label_smoothing = label_smoothing
 
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        weights = self.token_weights(y_true, sample_weight)
+        return super().__call__(y_true, y_pred, sample_weight=weights)
+
+    def token_weights(self, y_true, sample_weight=None):
+        """1 for each real target token, 0 for padding, times `sample_weight`.
+
+        Args:
+            y_true: Target ids `(batch, T)`.
+            sample_weight: None, per sequence `(batch,)` or per token `(batch, T)`.
+        """
+        weights = ops.cast(ops.not_equal(ops.cast(y_true, "int32"), self.pad_id), self.dtype)
+        if sample_weight is not None:
+            sample_weight = ops.cast(sample_weight, self.dtype)
+            while len(sample_weight.shape) < len(weights.shape):
+                sample_weight = ops.expand_dims(sample_weight, -1)
+            weights = weights * sample_weight
+        return weights
+
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, "int32")
+        real = ops.not_equal(y_true, self.pad_id)
+        # Padding positions get class 0 and a uniform prediction (equal logits or probabilities): finite
+        # values (weighted 0) and zero gradients, whatever the model put there and whatever pad_id is.
+        y_true = ops.where(real, y_true, 0)
+        y_pred = ops.where(ops.expand_dims(real, -1), y_pred, ops.ones_like(y_pred))
         if self.label_smoothing:
             onehot = ops.one_hot(y_true, ops.shape(y_pred)[-1], dtype=y_pred.dtype)
             losses = keras.losses.categorical_crossentropy(
                 onehot, y_pred, from_logits=self.from_logits, label_smoothing=self.label_smoothing)
         else:
             losses = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
-        # Keras divides by the number of unmasked entries when the loss values carry a mask.
-        _set_keras_mask(losses, ops.not_equal(y_true, self.pad_id))
-        return losses
+        return ops.where(real, losses, ops.zeros_like(losses))
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits, "pad_id": self.pad_id,

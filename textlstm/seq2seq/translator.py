@@ -35,6 +35,7 @@ from textlstm.data import Splits, load_splits, load_test_split
 from textlstm.data.batching import batch_by_length, bucket_boundaries, with_known_cardinality
 from textlstm.layers import Metadata, NonEmptySequences
 from textlstm.models.cudnn import cudnn_report
+from textlstm.saving import save_keras
 from textlstm.seq2seq.data import END_ID, START_ID, check_target_vocabulary, detokenize, make_pair_vectorizers, pair_examples
 from textlstm.seq2seq.decoding import Seq2SeqInference, ids_to_texts
 from textlstm.seq2seq.metrics import corpus_scores
@@ -58,13 +59,18 @@ class Translator:
         self.source_vectorizer: keras.layers.TextVectorization | None = None
         self.target_vocabulary: list[str] = []
         self.splits: Splits | None = None
-        self.history: dict = {}
+        self.history: list[dict] = []  # one `fit` history (the runner contract's shape)
         self.data_report: dict = {}
 
     @classmethod
     def from_pipeline(cls, path=None, overrides: list[str] | None = None) -> "Translator":
         """From a pipeline file, or from the defaults (`task: translation`) when `path` is None."""
         return cls(load_pipeline(path, list(overrides or []) if path else ["task=translation", *(overrides or [])]))
+
+    @property
+    def has_test_data(self) -> bool:
+        """Whether the pipeline's source has a test split to evaluate on."""
+        return self.splits is not None and self.splits.test is not None
 
     @property
     def target_level(self) -> str:
@@ -100,7 +106,7 @@ class Translator:
             val_examples = pair_examples(val_src, val_tgt, self.source_vectorizer, target_vectorizer, vc, where_val)
             self._val_examples = val_examples.dataset
             self.data_report["validation_pairs"] = val_examples.report
-        self._boundaries = bucket_boundaries(train_examples.lengths, cfg.train.num_buckets)
+        self._boundaries = bucket_boundaries(train_examples.lengths, cfg.train.buckets)
         report = train_examples.report
         self.data_report.update({
             "train_examples": report["kept"],
@@ -113,18 +119,22 @@ class Translator:
         return self
 
     def datasets(self, batch_size: int | None = None):
-        """`(train, validation)` batched by length, right-padded (after `prepare`);
-        records the training padding fraction in `data_report`."""
+        """`(train, validation, training padding fraction)`: the pairs batched
+        by length, right-padded (after `prepare`).
+
+        Args:
+            batch_size: the batch size (default: `train.batch_size`).
+        """
         tc = self.config.train
         batch_size = batch_size or tc.batch_size
-        train, self.data_report["train_padding_fraction"] = with_known_cardinality(batch_by_length(
-            self._train_examples, batch_size, self._boundaries, shuffle=True, shuffle_buffer=tc.shuffle_buffer,
-            seed=tc.seed, bucketing=tc.bucketing))
+        train, padding = with_known_cardinality(batch_by_length(
+            self._train_examples, batch_size, self._boundaries, shuffle=True, seed=tc.seed,
+            bucketing=tc.buckets > 1))
         val = None
         if self._val_examples is not None:
             val = with_known_cardinality(batch_by_length(self._val_examples, batch_size, self._boundaries,
-                                                         bucketing=tc.bucketing))[0]
-        return train, val
+                                                         bucketing=tc.buckets > 1))[0]
+        return train, val, padding
 
     def build_network(self, model_config=None, train_config=None) -> keras.Model:
         """A compiled encoder-decoder for the prepared vocabularies."""
@@ -147,10 +157,10 @@ class Translator:
         """Train on `sources`/`targets` (with `validation=(sources, targets)`),
         or on the pipeline's data when `sources` is None."""
         self.prepare(sources, targets, validation)
-        train_ds, val_ds = self.datasets()
+        train_ds, val_ds, self.data_report["train_padding_fraction"] = self.datasets()
         keras.utils.set_random_seed(self.config.train.seed)
         net = self.build_network()
-        self.history = fit_model(net, train_ds, val_ds, self._train_config(), Path(output_dir) if output_dir else None)
+        self.history = [fit_model(net, train_ds, val_ds, self._train_config(), Path(output_dir) if output_dir else None)]
         return self.use_network(net)
 
     def use_network(self, network: keras.Model) -> "Translator":
@@ -271,8 +281,6 @@ class Translator:
     # ------------------------------------------------------------- artifacts
     def save(self, path) -> Path:
         """Write the one-file artifact (`.keras`)."""
-        from textlstm.artifact import save_keras
-
         self._require_model()
         return save_keras(self.model, path)
 
@@ -289,12 +297,6 @@ class Translator:
         """One row per LSTM/GRU direction of encoder and decoder: cuDNN-eligible or why not."""
         self._require_model()
         return cudnn_report(self.network)
-
-    def write_outputs(self, output_dir, metrics: dict | None = None, extra: dict | None = None) -> dict:
-        """model.keras, metrics.json (`test.bleu`, ...), learning_curves.png; history.csv comes from `fit`."""
-        from textlstm.artifact import write_outputs
-
-        return write_outputs(self, output_dir, self.history, metrics, extra)
 
     def __repr__(self) -> str:
         state = "trained" if self.inference is not None else "untrained"

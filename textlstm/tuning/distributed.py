@@ -17,6 +17,10 @@ Changes to Keras Tuner's behaviour (bounded waits, quiet output):
 - keras-tuner 1.4.8 prints a stray value whenever a conditional
   hyperparameter goes over gRPC (`quiet_condition_protos` silences it).
 
+The keras-tuner internals these need live in `textlstm.tuning.kt_internals`;
+the rest (`is_chief`, `sweep_finished`, `workers_gone`) reads only the
+documented environment variables and public `Oracle` attributes.
+
 ```python
 with role_environment("worker-1", "127.0.0.1:8000"):
     ...  # create the tuner and search
@@ -26,10 +30,11 @@ with role_environment("worker-1", "127.0.0.1:8000"):
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import time
 from concurrent import futures
+
+from textlstm.tuning import kt_internals
 
 ENV_KEYS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 
@@ -89,47 +94,37 @@ def worker_timeouts(address: str, wait: float):
     """Bound every call a worker makes to the chief by `wait` seconds and turn
     gRPC failures into `SweepError`."""
     import grpc
-    from keras_tuner.src.distribute import oracle_client
 
-    saved = oracle_client.TIMEOUT
-    oracle_client.TIMEOUT = wait
     try:
-        yield
+        with kt_internals.client_timeout(wait):
+            yield
     except grpc.RpcError as err:
         raise SweepError(f"lost the chief at {address}: {err.code().name} ({err.details()})") from None
-    finally:
-        oracle_client.TIMEOUT = saved
 
 
 def quiet_condition_protos() -> None:
     """keras-tuner 1.4.8's `Parent.to_proto` prints its first value (a stray
     debug print), once per conditional hyperparameter per gRPC message; keep
     it off the progress output."""
-    from keras_tuner.src.engine import conditions
+    kt_internals.silence_condition_print()
 
-    original = conditions.Parent.to_proto
-    if getattr(original, "_textlstm_quiet", False):
-        return
 
-    def to_proto(self):
-        with contextlib.redirect_stdout(io.StringIO()):
-            return original(self)
-
-    to_proto._textlstm_quiet = True
-    conditions.Parent.to_proto = to_proto
+def is_chief() -> bool:
+    """Whether this process is a distributed sweep's chief, by keras-tuner's
+    documented environment variables: `KERASTUNER_ORACLE_IP` set and
+    `KERASTUNER_TUNER_ID` naming the chief (keras-tuner's own test is that
+    the id contains "chief", which is why a worker's id must not)."""
+    return "KERASTUNER_ORACLE_IP" in os.environ and "chief" in os.environ.get("KERASTUNER_TUNER_ID", "")
 
 
 def serve_oracle(oracle, address: str, poll: float = 0.5) -> None:
     """Serve `oracle` until it has stopped handing out trials and every worker
     has left (Keras Tuner's `oracle_chief.start_server`, polling faster)."""
     import grpc
-    from keras_tuner.src import protos
-    from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
 
     host, port = parse_address(address)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
-    servicer = OracleServicer(oracle)
-    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    servicer = kt_internals.add_oracle_servicer(oracle, server)
     try:
         bound = server.add_insecure_port(f"{host}:{port}")
     except RuntimeError:
@@ -138,13 +133,34 @@ def serve_oracle(oracle, address: str, poll: float = 0.5) -> None:
         raise SweepError(f"the chief cannot listen on {host}:{port} (port in use?)")
     server.start()
     try:
-        while not (servicer.stop_triggered and exit_chief(oracle)):
+        while not (servicer.stop_triggered and workers_gone(oracle)):
             time.sleep(poll)
     finally:
         server.stop(grace=2)
 
 
+def workers_gone(oracle) -> bool:
+    """True when no trial is running and every worker has been told to stop
+    (the oracle drops a worker's id when it hands it the stop).
+
+    Args:
+        oracle: The chief's `keras_tuner.Oracle`.
+    """
+    return not oracle.ongoing_trials and not oracle.tuner_ids
+
+
 def sweep_finished(oracle) -> bool:
-    """True when the oracle will hand out no more trials (all ended, max_trials reached)."""
-    return bool(oracle.max_trials and len(oracle.trials) >= oracle.max_trials and not oracle.ongoing_trials
-                and not oracle._retry_queue)
+    """True when the oracle will hand out no more trials: max_trials reached,
+    none running and none waiting for a retry.
+
+    A trial that failed but has retries left (or was running when the chief
+    was killed) is in `oracle.trials` but neither running nor in
+    `oracle.end_order`, the trials that ended for good.
+
+    Args:
+        oracle: The sweep's `keras_tuner.Oracle`.
+    """
+    if not (oracle.max_trials and len(oracle.trials) >= oracle.max_trials) or oracle.ongoing_trials:
+        return False
+    ended = set(oracle.end_order)
+    return all(trial_id in ended for trial_id in oracle.trials)

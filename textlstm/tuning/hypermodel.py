@@ -1,13 +1,14 @@
-"""Hypermodels: a `keras_tuner.HyperModel` over a task runner.
+"""Hypermodels: a `keras_tuner.HyperModel` per task (named by `textlstm.tasks`).
 
-A task runner is an object with `prepare()`, `datasets(batch_size)` and
-`build_network(model_config, train_config, name)` (`TextClassifier` is one;
-a seq2seq runner plugs in the same way with its own `TaskHyperModel`
-subclass registered in `HYPERMODELS`). The hypermodel declares the search
-space from a `SearchConfig`, turns a trial's hyperparameters into the
-runner's model/train configs, builds the compiled network with
-`build_network` and trains it with `textlstm.training.fit` (early stopping on
-the objective, no checkpoints).
+The hypermodel declares the search space from a `SearchConfig` and turns a
+trial's hyperparameters into the task's model/train configs. A subclass
+prepares the data once and then builds and trains each trial's network;
+`ClassifierHyperModel` does both through `textlstm.trainer.ClassifierTrainer`,
+the same object `TextClassifier.fit` trains with, so a trial trains what
+`textlstm train` trains (wide paths, NBSVM fits and late fusion included).
+What a trial leaves out: ensembles and bagging (one network per trial),
+checkpoints and TensorBoard logs; its early stopping watches the sweep's
+objective.
 
 ```python
 import keras_tuner as kt
@@ -28,9 +29,14 @@ import contextlib
 import dataclasses
 import typing
 
+import keras
 import keras_tuner as kt
 
+from textlstm import tasks
 from textlstm.config import PipelineConfig, TrainConfig
+from textlstm.data import load_splits
+from textlstm.data.examples import ClassificationExamples
+from textlstm.trainer import ClassifierTrainer
 from textlstm.training import best_index
 from textlstm.tuning.space import TRAIN_KEYS, Param, SearchConfig, search_config
 
@@ -49,24 +55,24 @@ def declare(hp: kt.HyperParameters, param: Param, name: str | None = None):
 
 
 class TaskHyperModel(kt.HyperModel):
-    """A hypermodel over a task runner (see the module docstring).
+    """The search space of a pipeline's `search:` section over its task.
 
-    Subclasses set `task` and may override `configs` for task-specific
-    hyperparameters. The runner is prepared lazily, so a chief oracle that
-    never trains never reads the data.
+    Subclasses set `task` and implement `prepare` (read the data once; a chief
+    oracle that never trains never reads it), `build_network` and `train`.
+
+    Args:
+        config: the pipeline.
+        search: its search settings.
+        name: the hypermodel's name.
     """
 
     task = "classification"
 
-    def __init__(self, runner, search: SearchConfig, name: str | None = None):
+    def __init__(self, config: PipelineConfig, search: SearchConfig, name: str | None = None):
         super().__init__(name=name or f"{self.task}_hypermodel")
-        self.runner = runner
+        self.config = config
         self.search = search
         self._prepared = False
-
-    @property
-    def config(self) -> PipelineConfig:
-        return self.runner.config
 
     # ------------------------------------------------------------ the space
     def declare_hyperparameters(self, hp):
@@ -111,45 +117,41 @@ class TaskHyperModel(kt.HyperModel):
         train = dataclasses.replace(train, **_coerce(TrainConfig, train_values))
         return model, train
 
+    def trial_config(self, hp, epochs: int | None = None) -> TrainConfig:
+        """The train config of one trial: early stopping on the objective, quiet, no TensorBoard."""
+        train = self.configs(hp)[1]
+        return dataclasses.replace(train, epochs=epochs or self.search.max_epochs, monitor=self.search.objective,
+                                   patience=self.search.patience, verbose=0, tensorboard=False)
+
     # ----------------------------------------------------- build and train
     def ensure_prepared(self):
-        """Prepare the runner once (read the data, fit the vectorizer)."""
+        """Prepare the data once (read it, fit the vectorizer)."""
         if not self._prepared:
-            self.runner.prepare()
+            self.prepare()
             self._prepared = True
-        return self.runner
+        return self
 
     def build(self, hp):
         model_config, train_config = self.configs(hp)
-        return self.ensure_prepared().build_network(model_config, train_config, name=self.task)
-
-    def trial_config(self, hp, epochs: int | None = None) -> TrainConfig:
-        """The train config of one trial: early stopping on the objective
-        (the model is discarded, so no weights are restored), quiet, no TensorBoard."""
-        train = self.configs(hp)[1]
-        return dataclasses.replace(train, epochs=epochs or self.search.max_epochs, monitor=self.search.objective,
-                                   patience=self.search.patience, restore_best=False, verbose=0,
-                                   tensorboard=False)
+        self.ensure_prepared()
+        return self.build_network(model_config, train_config)
 
     def fit(self, hp, model, *args, epochs: int | None = None, callbacks=(), **kwargs) -> dict:
-        """Train `model` with the trial's batch size; returns the metrics of
-        its best epoch (by the objective), which the oracle records."""
-        from textlstm.training import fit
-
-        train_config = self.trial_config(hp, epochs)
-        model_config, trial_train = self.configs(hp)
-        runner = self.ensure_prepared()
-        train_ds, val_ds = runner.datasets(train_config.batch_size)
-        scores = self.epoch_scores(model, val_ds, model_config)
-        if hasattr(runner, "training_setup"):  # e.g. the classifier's leave-one-out trainer
-            model, train_ds, val_ds = runner.training_setup(model, train_ds, val_ds, model_config, trial_train)
-        history = fit(model, train_ds, val_ds, train_config, None, callbacks=scores + list(callbacks or ()))
+        """Train `model` with the trial's settings; returns the metrics of its
+        best epoch (by the objective), which the oracle records."""
+        self.ensure_prepared()
+        history = self.train(model, self.trial_config(hp, epochs), list(callbacks or ()))
         return best_epoch_metrics(history, self.search.objective, self.search.direction)
 
-    def epoch_scores(self, model, val_ds, model_config) -> list:
-        """Callbacks that add the task's own per-epoch scores to the logs
-        (none by default)."""
-        return []
+    def prepare(self) -> None:
+        raise NotImplementedError
+
+    def build_network(self, model_config, train_config):
+        raise NotImplementedError
+
+    def train(self, model, train_config: TrainConfig, callbacks: list) -> dict:
+        """Train one trial's `model`; returns its `fit` history."""
+        raise NotImplementedError
 
 
 def best_epoch_metrics(history: dict, objective: str, direction: str) -> dict:
@@ -182,34 +184,31 @@ def _coerce(cls, values: dict) -> dict:
 
 
 class ClassifierHyperModel(TaskHyperModel):
-    """The `TextClassifier` hypermodel: LSTM units per layer, layers,
-    embedding size, bidirectional, dropout, learning rate, batch size."""
+    """The classifier's hypermodel: LSTM units per layer, layers, embedding
+    size, bidirectional, dropout, learning rate, batch size, over the
+    `ClassifierTrainer` that `TextClassifier.fit` uses."""
 
     task = "classification"
 
-    def epoch_scores(self, model, val_ds, model_config) -> list:
-        """With a late n-gram path, `val_fused_accuracy` each epoch (the
-        model that `textlstm train` keeps is the fused one)."""
-        from textlstm.models import FusedAccuracy
+    def prepare(self) -> None:
+        cfg = self.config
+        splits = load_splits(cfg.data, self.task, cfg.train.seed)
+        keras.utils.set_random_seed(cfg.train.seed)
+        examples = ClassificationExamples.build(splits.train, splits.validation, cfg.vectorizer, cfg.train)
+        self.trainer = ClassifierTrainer(examples, cfg)
 
-        return [FusedAccuracy(model, val_ds)] if model_config.late_path() is not None and val_ds is not None else []
+    def build_network(self, model_config, train_config):
+        return self.trainer.build(model_config, train_config, name=self.task)
 
-
-def _classifier(cfg):
-    from textlstm.classifier import TextClassifier
-
-    return TextClassifier(cfg)
-
-
-# task -> (runner factory taking a PipelineConfig, hypermodel class)
-HYPERMODELS: dict[str, tuple] = {"classification": (_classifier, ClassifierHyperModel)}
+    def train(self, model, train_config: TrainConfig, callbacks: list) -> dict:
+        return self.trainer.train(model, train_config, callbacks=callbacks).history
 
 
 def make_hypermodel(cfg: PipelineConfig, search: SearchConfig | None = None) -> TaskHyperModel:
-    """The registered hypermodel for `cfg.task`, over a fresh runner."""
-    from textlstm.config import ConfigError
+    """The hypermodel of `cfg.task` (`textlstm.tasks`).
 
-    if cfg.task not in HYPERMODELS:
-        raise ConfigError(f"no hypermodel for task '{cfg.task}'; sweeps support {sorted(HYPERMODELS)}")
-    make_runner, cls = HYPERMODELS[cfg.task]
-    return cls(make_runner(cfg), search or search_config(cfg))
+    Args:
+        cfg: the pipeline.
+        search: its search settings (default: read from `cfg.search`).
+    """
+    return tasks.get(cfg.task).hypermodel_class()(cfg, search or search_config(cfg))

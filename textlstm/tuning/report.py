@@ -18,6 +18,7 @@ import json
 import math
 from pathlib import Path
 
+from textlstm.files import atomic_path, write_text_atomic
 from textlstm.tuning.space import HYPERBAND_KEYS
 
 BASE_COLUMNS = ("trial", "status")
@@ -78,7 +79,7 @@ def columns(rows: list[dict]) -> list[str]:
 
 def write_csv(rows: list[dict], path: str | Path) -> Path:
     path = Path(path)
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns(rows))
         writer.writeheader()
         writer.writerows(rows)
@@ -146,7 +147,7 @@ def write_summary(rows: list[dict], path: str | Path, header: dict, objective: s
     cols = columns(rows)
     lines += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
-    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text_atomic(path, "\n".join(lines) + "\n")
     return Path(path)
 
 
@@ -154,10 +155,9 @@ def plot_trials(rows: list[dict], path: str | Path, objective: str, direction: s
     """`trials.png`: the objective per trial (with the running best) and
     against the `top` most important hyperparameters."""
     import matplotlib
-
     import matplotlib.ticker
 
-    from textlstm.evaluation import _pyplot
+    from textlstm.evaluation import _pyplot, save_figure
 
     plt = _pyplot()
 
@@ -188,6 +188,6 @@ def plot_trials(rows: list[dict], path: str | Path, objective: str, direction: s
             ax.set_xticks(range(len(labels)), labels)
         ax.set(xlabel=name, title=f"{objective} vs {name}")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
     return Path(path)

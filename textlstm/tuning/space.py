@@ -38,7 +38,13 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from textlstm.config import FUSED_ACCURACY, MODEL_CONFIGS, ConfigError, PipelineConfig, TrainConfig, _check_type, _suggest
+from textlstm import tasks
+from textlstm.config import PipelineConfig, TrainConfig
+from textlstm.errors import ConfigError
+from textlstm.schema import check_type as _check_type
+from textlstm.schema import from_dict
+from textlstm.schema import suggest as _suggest
+from textlstm.wide.config import FUSED_ACCURACY
 
 TUNERS = ("random", "hyperband", "bayesian")
 TUNER_ALIASES = {"randomsearch": "random", "random_search": "random", "bayesian_optimization": "bayesian",
@@ -165,10 +171,8 @@ def _param(name: str, spec, hint, where: str) -> Param:
 
 def _space_hints(task: str) -> dict:
     """Searchable names and their types: the task's model fields plus some train fields."""
-    model_cls = MODEL_CONFIGS.get(task)
-    if model_cls is None:
-        raise ConfigError(f"task '{task}' has no search space")
-    hints = {k: v for k, v in typing.get_type_hints(model_cls).items() if k != "units"}
+    model_cls = tasks.get(task).model_config
+    hints = {k: v for k, v in typing.get_type_hints(model_cls).items() if k not in ("units", "wide")}
     hints.update({"units": int, "num_layers": int})
     train_hints = typing.get_type_hints(TrainConfig)
     hints.update({k: train_hints[k] for k in TRAIN_KEYS})
@@ -207,8 +211,6 @@ def infer_direction(objective: str) -> str:
 
 def search_config(cfg: PipelineConfig) -> SearchConfig:
     """Validate `cfg.search` (a dict or None) into a `SearchConfig`."""
-    from textlstm.config import from_dict
-
     raw = dict(cfg.search or {})
     space = raw.pop("space", None)
     search = from_dict(SearchConfig, raw, "search")
@@ -217,7 +219,7 @@ def search_config(cfg: PipelineConfig) -> SearchConfig:
     if tuner not in TUNERS:
         raise ConfigError(f"search.tuner: expected one of {list(TUNERS)}, got '{search.tuner}'.{_suggest(tuner, TUNERS)}")
     search.tuner = tuner
-    late = cfg.task == "classification" and cfg.model.late_path() is not None
+    late = bool(getattr(cfg.model, "has_late_path", False))
     reported = reported_metrics(cfg.task) + ([FUSED_ACCURACY] if late else [])
     if search.objective is None:
         search.objective = FUSED_ACCURACY if late else "val_accuracy"

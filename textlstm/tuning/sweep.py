@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from textlstm import tasks
 from textlstm.config import ConfigError, PipelineConfig, apply_overrides, load_pipeline, pipeline_from_dict
 from textlstm.tuning.space import SearchConfig, search_config
 
@@ -43,8 +44,8 @@ log = logging.getLogger("textlstm")
 
 # Everything a sweep writes in its directory (removed by overwrite=True).
 SWEEP_OUTPUTS = ("search.json", "sweep", "events.jsonl", "trials.csv", "summary.md", "trials.png", "model.keras",
-                 "metrics.json", "history.csv", "learning_curves.png", "confusion_matrix.png", "checkpoints",
-                 "backup", "logs")
+                 "metrics.json", "history.csv", "history.partial.csv", "learning_curves.png", "confusion_matrix.png",
+                 "checkpoints", "backup", "logs")
 
 
 @dataclasses.dataclass
@@ -113,8 +114,7 @@ def guard_directory(directory: Path, search: SearchConfig, cfg: PipelineConfig, 
 
 # Train keys that trials replace (search.max_epochs, .patience, .objective) or that do
 # not change what a trial computes.
-_NOT_TRIAL_INPUTS = {"epochs", "patience", "monitor", "restore_best", "ensemble", "bagging", "refit", "verbose",
-                     "tensorboard"}
+_NOT_TRIAL_INPUTS = {"epochs", "patience", "monitor", "ensemble", "verbose", "tensorboard"}
 
 
 def trial_inputs(cfg: PipelineConfig) -> dict:
@@ -154,16 +154,11 @@ def best_pipeline(cfg: PipelineConfig, hypermodel, hp) -> PipelineConfig:
 
 def retrain(cfg: PipelineConfig, directory: Path, search_report: dict):
     """Train the best configuration as `textlstm train` does; returns (runner, test metrics)."""
-    from textlstm.tuning.hypermodel import HYPERMODELS
+    from textlstm.runner import train_evaluate_write
 
-    start = time.perf_counter()
-    runner = HYPERMODELS[cfg.task][0](cfg)
-    runner.fit(output_dir=directory)
-    splits = getattr(runner, "splits", None)
-    metrics = runner.evaluate(output_dir=directory) if splits is not None and splits.test is not None else None
-    runner.write_outputs(directory, metrics,
-                         extra={"train_seconds": time.perf_counter() - start, "search": search_report})
-    return runner, metrics
+    runner = tasks.get(cfg.task).runner_class()(cfg)
+    report = train_evaluate_write(runner, directory, extra={"search": search_report})
+    return runner, report.get("test")
 
 
 def tune(pipeline: str | Path | PipelineConfig | None, directory: str | Path, overrides: list[str] | None = None,
@@ -208,7 +203,7 @@ def tune(pipeline: str | Path | PipelineConfig | None, directory: str | Path, ov
                 print(f"textlstm: {search.tuner} sweep of {total or '?'} trials on {search.objective}{where} "
                       f"-> {directory}", flush=True)
             if role == "chief":
-                tuner.oracle._display = SweepDisplay(tuner.oracle, total)
+                SweepDisplay(tuner.oracle, total).attach()
             tuner.search()
     if role == "worker":
         mine = [e for e in read_events(events) if e.get("event") == "end" and e.get("tuner") == tuner_id]

@@ -26,19 +26,20 @@ tuner.get_best_hyperparameters()[0].values
 
 from __future__ import annotations
 
+import gc
 import json
+import math
 import os
 import socket
 import time
-from datetime import datetime
 from pathlib import Path
 
+import keras
 import keras_tuner as kt
-from keras_tuner.src.distribute import utils as dist_utils
-from keras_tuner.src.engine import oracle as oracle_module
 
-from textlstm.tuning.distributed import serve_oracle, sweep_finished
+from textlstm.tuning.distributed import is_chief, serve_oracle, sweep_finished
 from textlstm.tuning.hypermodel import TaskHyperModel
+from textlstm.tuning.kt_internals import DeclaredSpaceTuner
 from textlstm.tuning.space import HYPERBAND_KEYS
 
 
@@ -67,37 +68,86 @@ def planned_trials(search) -> int | None:
     """How many trials the sweep runs (Hyperband: its schedule, capped by max_trials)."""
     if search.tuner != "hyperband":
         return search.max_trials
-    oracle = kt.oracles.HyperbandOracle(max_epochs=search.max_epochs, factor=search.factor)
-    brackets = oracle._get_num_brackets()
-    schedule = sum(oracle._get_size(b, r) for b in range(brackets) for r in range(b + 1))
-    schedule *= search.hyperband_iterations
+    schedule = hyperband_schedule(search.max_epochs, search.factor) * search.hyperband_iterations
     return min(schedule, search.max_trials) if search.max_trials else schedule
 
 
-class SweepDisplay(oracle_module.Display):
-    """The oracle's display on a chief: one line per trial a worker finished."""
+def hyperband_schedule(max_epochs: int, factor: int) -> int:
+    """The number of trials in one Hyperband iteration of keras-tuner's `HyperbandOracle`.
+
+    Brackets `b = 0 .. B-1`, `B` the number of times `max_epochs` can be
+    divided by `factor` staying at or above 1 epoch; bracket `b` has `b + 1`
+    rounds, round `r` runs `ceil(ceil(1 + log_factor(max_epochs)) / (b + 1) * factor ** (b - r))`
+    trials (Li et al., 2018, with keras-tuner's rounding; the same float
+    operations as keras-tuner 1.4.8, which `tests/test_private_apis.py` checks).
+
+    Args:
+        max_epochs: The most epochs a trial trains (Hyperband's `max_epochs`).
+        factor: Hyperband's reduction factor (at least 2).
+    """
+    brackets, epochs = 0, max_epochs
+    while epochs >= 1:  # keras-tuner's min_epochs is 1
+        epochs = epochs / factor
+        brackets += 1
+    last_round = math.ceil(1 + math.log(max_epochs, factor))  # trials in bracket 0's only round
+    return sum(math.ceil(last_round / (b + 1) * factor ** (b - r)) for b in range(brackets) for r in range(b + 1))
+
+
+class SweepDisplay:
+    """A chief's trial lines: one per trial a worker finished, printed by
+    wrapping the oracle's public `create_trial` and `end_trial` (the chief
+    serves them to the workers).
+
+    ```python
+    SweepDisplay(tuner.oracle, total).attach()
+    ```
+
+    Args:
+        oracle: The chief's `keras_tuner.Oracle`.
+        total: The planned number of trials, for `trial n/N`.
+    """
 
     def __init__(self, oracle, total):
-        super().__init__(oracle, verbose=1)
+        self.oracle = oracle
         self.total = total
+        self.trial_start: dict[str, float] = {}
 
-    def on_trial_begin(self, trial):
-        self.trial_start[trial.trial_id] = datetime.now()
-        self.trial_number[trial.trial_id] = int(trial.trial_id) + 1
+    def attach(self) -> SweepDisplay:
+        """Wrap the oracle's `create_trial` and `end_trial` (on this oracle instance only)."""
+        create, end = self.oracle.create_trial, self.oracle.end_trial
 
-    def on_trial_end(self, trial):
-        start = self.trial_start.get(trial.trial_id)
-        seconds = (datetime.now() - start).total_seconds() if start else None
+        def create_trial(tuner_id):
+            trial = create(tuner_id)
+            if trial.status == "RUNNING":
+                self.trial_start.setdefault(trial.trial_id, time.perf_counter())
+            return trial
+
+        def end_trial(trial):
+            tuner = next((t for t, tr in self.oracle.ongoing_trials.items() if tr.trial_id == trial.trial_id), "?")
+            end(trial)
+            self.on_trial_end(self.oracle.get_trial(trial.trial_id), tuner)
+
+        self.oracle.create_trial, self.oracle.end_trial = create_trial, end_trial
+        return self
+
+    def on_trial_end(self, trial, tuner_id: str):
+        """Print the line of a trial the oracle has just ended (scored).
+
+        Args:
+            trial: The oracle's `Trial`, after `end_trial`.
+            tuner_id: The worker that ran it.
+        """
+        start = self.trial_start.pop(trial.trial_id, None)
+        seconds = time.perf_counter() - start if start is not None else None
         best = self.oracle.get_best_trials(1)
         best = best[0].score if best and best[0].status == "COMPLETED" else None
-        tuner = next((t for t, tr in self.oracle.ongoing_trials.items() if tr.trial_id == trial.trial_id), "?")
-        print(progress_line(trial, self.total, self.oracle.objective.name, best, seconds, tuner), flush=True)
+        print(progress_line(trial, self.total, self.oracle.objective.name, best, seconds, tuner_id), flush=True)
 
 
-class SweepTunerMixin:
+class SweepTunerMixin(DeclaredSpaceTuner):
     """Shared by the three tuners: no checkpoints, events, progress lines,
-    space declared without building a model, and a chief that serves the
-    oracle itself (see `textlstm.tuning.distributed`)."""
+    space declared without building a model (`DeclaredSpaceTuner`), and a
+    chief that serves the oracle itself (see `textlstm.tuning.distributed`)."""
 
     def __init__(self, *args, events: str | Path | None = None, total: int | None = None, progress: bool = True,
                  **kwargs):
@@ -107,16 +157,8 @@ class SweepTunerMixin:
         self._trial_start: dict[str, float] = {}
         super().__init__(*args, **kwargs)
 
-    # -------------------------------------------------- space, no building
-    def _populate_initial_space(self):
-        # Keras Tuner builds the model to discover the space; the space is
-        # declared directly here, so starting a tuner reads no data.
-        hp = self.oracle.get_space()
-        self.hypermodel.declare_hyperparameters(hp)
-        self.oracle.update_space(hp)
-
     def search(self, *args, **kwargs):
-        if dist_utils.is_chief_oracle():  # serve the oracle until the workers are done
+        if is_chief():  # serve the oracle until the workers are done
             self.save()
             if not sweep_finished(self.oracle):
                 address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
@@ -132,13 +174,24 @@ class SweepTunerMixin:
         kwargs.pop("initial_epoch", None)
         results = []
         for _ in range(self.executions_per_trial):
-            model = self._try_build(hp)
+            model = self.build_model(hp)
             results.append(self.hypermodel.fit(hp, model, *args, **kwargs))
         return results
 
-    def _build_hypermodel(self, hp):
-        # Skips Hyperband's reload of the promoted trial's checkpoint.
-        return kt.Tuner._build_hypermodel(self, hp)
+    def build_model(self, hp):
+        """A fresh model for `hp` (no Hyperband checkpoint reload), after
+        clearing the previous trial's Keras state as keras-tuner does.
+
+        Args:
+            hp: The trial's `HyperParameters`.
+        """
+        keras.backend.clear_session()
+        gc.collect()
+        model = self.hypermodel.build(hp)
+        if not isinstance(model, keras.Model):
+            raise kt.errors.FatalTypeError(f"the hypermodel's build() returned {type(model).__name__}, "
+                                           f"not a keras.Model")
+        return model
 
     def save_model(self, trial_id, model, step=0):
         pass

@@ -1,4 +1,4 @@
-"""Naive Bayes log-count ratios for the wide n-gram path of the classifier.
+"""Naive Bayes log-count ratios and character n-gram tables for the wide paths.
 
 Wang & Manning (2012, "Baselines and Bigrams") showed that naive Bayes
 weights on n-gram presence are a strong sentiment baseline. Summed over the
@@ -7,22 +7,19 @@ n-grams of a text they give a linear logit that the LSTM path then corrects.
 Character n-grams of each vocabulary entry (`char_ngram_table`) extend the
 same path with subword evidence, as fastText does for its word vectors.
 
-```python
-table = char_ngram_table(["", "[UNK]", "film", "films"], 2, 5, buckets=2**20)  # (4, k)
-w = naive_bayes_weights(grams, labels, num_classes=2, buckets=2**20)  # (buckets, 1)
-```
-
-`LeaveOneOutCorrection` lets a training text see the ratios as if it had not
-been counted (see `textlstm.models.leave_one_out_trainer`).
+>>> import numpy as np
+>>> char_ngram_table(["", "[UNK]", "film", "films"], 2, 5, buckets=2**20).shape
+(4, 18)
+>>> grams = np.array([[1, 2], [1, 3]])  # hashed n-gram ids of two texts (0 pads)
+>>> naive_bayes_weights(grams, np.array([1, 0]), num_classes=2, buckets=4).ravel().tolist()
+[0.0, 0.0, 0.6931..., -0.6931...]
 """
 
 from __future__ import annotations
 
 import zlib
 
-import keras
 import numpy as np
-from keras import ops
 
 MAX_CHAR_NGRAMS_PER_TOKEN = 64
 
@@ -83,50 +80,3 @@ def naive_bayes_weights(grams: np.ndarray, labels: np.ndarray, num_classes: int,
     """Log-count ratios from hashed n-gram ids `grams` (rows of one example,
     0 = padding) and integer `labels`: `naive_bayes_ratios(naive_bayes_counts(...))`."""
     return naive_bayes_ratios(naive_bayes_counts(grams, labels, num_classes, buckets, alpha))
-
-
-class LeaveOneOutCorrection(keras.layers.Layer):
-    """Per-text correction that turns the sum of naive Bayes ratios over a
-    training text's n-grams into the sum it would have if that text had not
-    been counted (leave-one-out).
-
-    Naive Bayes ratios computed on the training split are optimistic on that
-    split: an n-gram seen once carries its one text's label. Summed over a
-    text, they make the training texts look almost solved (about 96% training
-    accuracy after one epoch on rt_polarity, against 80% on validation), so
-    whatever is trained on top of them (the LSTM, the scale) learns from
-    residuals that do not exist on new text. Inputs: hashed n-gram ids
-    `(batch, n)` and the text's label `(batch,)`, -1 for texts that were not
-    counted (validation), which get no correction. The class totals are left
-    as they are (one text moves them by well under 0.1%).
-
-    >>> counts = naive_bayes_counts(np.array([[1, 2], [1, 3]]), np.array([1, 0]), 2, buckets=4)
-    >>> layer = LeaveOneOutCorrection(counts)
-    >>> round(float(layer([np.array([[1, 2]]), np.array([1])])[0, 0]), 3)  # log(1/2) twice
-    -1.386
-    """
-
-    def __init__(self, counts, **kwargs):
-        super().__init__(**kwargs)
-        counts = np.asarray(counts, "float32")
-        self.num_classes, self.buckets = counts.shape
-        self.counts = self.add_weight(shape=(self.buckets, self.num_classes), trainable=False, name="counts",
-                                      initializer=keras.initializers.Constant(counts.T))
-
-    def call(self, inputs):
-        grams, label = inputs
-        label = ops.reshape(ops.cast(label, "int32"), (-1,))
-        counted = ops.cast(label >= 0, "float32")[:, None, None]  # (batch, 1, 1)
-        own = ops.one_hot(ops.maximum(label, 0), self.num_classes)[:, None, :] * counted  # (batch, 1, classes)
-        c = ops.take(self.counts, ops.cast(grams, "int32"), axis=0)  # (batch, n, classes)
-        rest = ops.sum(c, axis=-1, keepdims=True) - c
-        floor = 1e-3  # only reached if a text was not counted under the label it is given
-        diff = (ops.log(ops.maximum(c - own, floor)) - ops.log(c)
-                - ops.log(ops.maximum(rest - (counted - own), floor)) + ops.log(rest))
-        if self.num_classes == 2:
-            diff = diff[..., 1:]  # the binary ratio is class 1's column (its rest is class 0)
-        present = ops.cast(grams > 0, "float32")[..., None]
-        return ops.sum(diff * present, axis=1)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0][0], 1 if self.num_classes == 2 else self.num_classes)

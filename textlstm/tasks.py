@@ -1,0 +1,89 @@
+"""The tasks textlstm trains: one `Task` definition each.
+
+A task names its model config class (TensorFlow-free, so a pipeline is
+checked without importing TensorFlow), the two data fields its examples are
+made of, and, as `module:attribute` paths imported on first use, its runner
+(a `textlstm.runner.Runner`), its built-in demo corpus and its Keras Tuner
+hypermodel. Nothing here imports a runner, so any layer can look a task up.
+
+>>> get("classification").fields
+('text', 'label')
+>>> get("translation").model_config.__name__
+'Seq2SeqModelConfig'
+>>> get("tagging")
+Traceback (most recent call last):
+...
+textlstm.errors.ConfigError: unknown task 'tagging'; expected classification or translation
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from textlstm.errors import ConfigError
+from textlstm.models.config import ModelConfig
+from textlstm.schema import suggest
+from textlstm.seq2seq.config import Seq2SeqModelConfig
+
+
+def _resolve(path: str):
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task.
+
+    Args:
+        name: the pipeline's `task:` value.
+        model_config: the dataclass of the pipeline's `model:` section.
+        fields: the `DataConfig` attributes that name the two columns of an example.
+        runner: `module:Class` of the runner (`fit`, `evaluate`, `save`, ...).
+        demo: `module:function` of the demo corpus, `(size, seed) -> (train, validation, test)` lists of pairs.
+        hypermodel: `module:Class` of its Keras Tuner hypermodel, or None if sweeps do not support it.
+    """
+
+    name: str
+    model_config: type
+    fields: tuple[str, str]
+    runner: str
+    demo: str
+    hypermodel: str | None = None
+
+    def runner_class(self):
+        """The runner class (imports it, and TensorFlow)."""
+        return _resolve(self.runner)
+
+    def demo_splits(self, size: int, seed: int):
+        """`(train, validation, test)` lists of pairs from the built-in demo."""
+        return _resolve(self.demo)(size=size, seed=seed)
+
+    def hypermodel_class(self):
+        """The Keras Tuner hypermodel class, or a `ConfigError` if the task has none."""
+        if self.hypermodel is None:
+            raise ConfigError(f"sweeps do not support task '{self.name}'; they support "
+                              f"{', '.join(t.name for t in TASKS.values() if t.hypermodel)}")
+        return _resolve(self.hypermodel)
+
+
+TASKS = {task.name: task for task in (
+    Task("classification", ModelConfig, ("text", "label"), runner="textlstm.classifier:TextClassifier",
+         demo="textlstm.data.demo:demo_sentiment", hypermodel="textlstm.tuning.hypermodel:ClassifierHyperModel"),
+    Task("translation", Seq2SeqModelConfig, ("source_field", "target_field"),
+         runner="textlstm.seq2seq.translator:Translator", demo="textlstm.seq2seq.demo:demo_dates"),
+)}
+
+
+def get(name: str) -> Task:
+    """The `Task` called `name`, or a `ConfigError` listing the tasks.
+
+    Args:
+        name: a pipeline's `task:` value.
+    """
+    if name not in TASKS:
+        names = sorted(TASKS)
+        raise ConfigError(f"unknown task '{name}'; expected {', '.join(names[:-1])} or {names[-1]}"
+                          f"{suggest(str(name), names)}")
+    return TASKS[name]
