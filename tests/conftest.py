@@ -10,9 +10,16 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Small, fast settings for the demo corpus shared by the tests.
 QUICK_DEMO = [
-    "data.source=demo", "data.demo_size=2000", "vectorizer.max_length=40",
-    "model.embedding_dim=32", "model.units=[32]", "train.epochs=8", "train.patience=2",
-    "train.learning_rate=0.005", "train.verbose=0", "train.tensorboard=false",
+    "data.source=demo",
+    "data.demo_size=2000",
+    "vectorizer.max_length=40",
+    "model.embedding_dim=32",
+    "model.units=[32]",
+    "train.epochs=8",
+    "train.patience=2",
+    "train.learning_rate=0.005",
+    "train.verbose=0",
+    "train.tensorboard=false",
 ]
 
 

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from conftest import REPO
 from textlstm.config import (
     ConfigError,
     DataConfig,
@@ -21,7 +22,6 @@ from textlstm.config import (
     load_pipeline,
     pipeline_from_dict,
 )
-from conftest import REPO
 
 
 def test_defaults_and_sections():
@@ -46,32 +46,40 @@ def test_type_errors_are_clear():
         pipeline_from_dict({"model": {"bidirectional": "maybe"}})
 
 
-@pytest.mark.parametrize("overrides,message", [
-    (["model.pooling=attention"], r"model.pooling must be last, max or mean, got 'attention'"),
-    (["model.wide=[{ngrams: 2, init: glove}]"], r"model.wide\[0\]: init must be naive_bayes, nbsvm or zeros"),
-    (["model.wide=[{ngrams: 2, fusion: early}]"], r"model.wide\[0\]: fusion must be joint or late"),
-    (["model.wide=[{chars: [5, 2]}]"], r"model.wide\[0\]: chars must be \[min, max\]"),
-    (["model.wide=[{chars: [3]}]"], r"model.wide\[0\]: chars must be \[min, max\]"),
-    (["model.wide=[{chars: [0, 3]}]"], r"model.wide\[0\]: chars must be \[min, max\]"),
-    (["model.wide=[{ngrams: 2}, {ngrams: 2, chars: [4, 2], fusion: late}]"],
-     r"model.wide\[1\]: chars must be \[min, max\]"),
-    (["model.wide=[{ngrams: 0}]"], r"model.wide\[0\]: a wide path needs n-grams"),
-    (["model.wide=[{ngram_buckets: 4096}]"], r"unknown key 'model.wide\[0\].ngram_buckets'.*Did you mean 'buckets'"),
-    (["vectorizer.level=subwords"], r"vectorizer.level must be word, character or subword, got 'subwords'"),
-    (["vectorizer.level=subword", "vectorizer.max_tokens=50"], r"vectorizer.max_tokens must be at least 100"),
-    (["data.source=tfds"], r"data.source must be files, demo or tfds:NAME"),
-    (["data.format=parquet"], r"data.format must be auto, tsv, csv, jsonl or folder"),
-    (["data.on_bad_row=drop"], r"data.on_bad_row must be error or skip"),
-    (["train.optimizer=adagrad"], r"train.optimizer must be adam, adamw, rmsprop or sgd"),
-    (["train.verbose=3"], r"train.verbose must be auto, 0, 1 or 2"),
-    (["train.buckets=-1"], r"train.buckets must be >= 0"),
-    (["train.monitor=val_fused_accuracy"], r"val_fused_accuracy is the score of a late wide path"),
-    (["train.monitor=val_fused_accuracy", "model.wide=[{ngrams: 2}]"], r"and this model has none"),
-    (["train.ensemble={members: 1, bagging: true}"], r"set train.ensemble.members to 2 or more"),
-    (["train.ensemble={members: 0}"], r"train.ensemble.members must be at least 1"),
-    (["train.ensemble={members: 3, bagging: true}", "data.validation=valid.tsv"], r"remove data.validation"),
-    (["data.train=null"], r"data.train is not set"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["model.pooling=attention"], r"model.pooling must be last, max or mean, got 'attention'"),
+        (["model.wide=[{ngrams: 2, init: glove}]"], r"model.wide\[0\]: init must be naive_bayes, nbsvm or zeros"),
+        (["model.wide=[{ngrams: 2, fusion: early}]"], r"model.wide\[0\]: fusion must be joint or late"),
+        (["model.wide=[{chars: [5, 2]}]"], r"model.wide\[0\]: chars must be \[min, max\]"),
+        (["model.wide=[{chars: [3]}]"], r"model.wide\[0\]: chars must be \[min, max\]"),
+        (["model.wide=[{chars: [0, 3]}]"], r"model.wide\[0\]: chars must be \[min, max\]"),
+        (
+            ["model.wide=[{ngrams: 2}, {ngrams: 2, chars: [4, 2], fusion: late}]"],
+            r"model.wide\[1\]: chars must be \[min, max\]",
+        ),
+        (["model.wide=[{ngrams: 0}]"], r"model.wide\[0\]: a wide path needs n-grams"),
+        (
+            ["model.wide=[{ngram_buckets: 4096}]"],
+            r"unknown key 'model.wide\[0\].ngram_buckets'.*Did you mean 'buckets'",
+        ),
+        (["vectorizer.level=subwords"], r"vectorizer.level must be word, character or subword, got 'subwords'"),
+        (["vectorizer.level=subword", "vectorizer.max_tokens=50"], r"vectorizer.max_tokens must be at least 100"),
+        (["data.source=tfds"], r"data.source must be files, demo or tfds:NAME"),
+        (["data.format=parquet"], r"data.format must be auto, tsv, csv, jsonl or folder"),
+        (["data.on_bad_row=drop"], r"data.on_bad_row must be error or skip"),
+        (["train.optimizer=adagrad"], r"train.optimizer must be adam, adamw, rmsprop or sgd"),
+        (["train.verbose=3"], r"train.verbose must be auto, 0, 1 or 2"),
+        (["train.buckets=-1"], r"train.buckets must be >= 0"),
+        (["train.monitor=val_fused_accuracy"], r"val_fused_accuracy is the score of a late wide path"),
+        (["train.monitor=val_fused_accuracy", "model.wide=[{ngrams: 2}]"], r"and this model has none"),
+        (["train.ensemble={members: 1, bagging: true}"], r"set train.ensemble.members to 2 or more"),
+        (["train.ensemble={members: 0}"], r"train.ensemble.members must be at least 1"),
+        (["train.ensemble={members: 3, bagging: true}", "data.validation=valid.tsv"], r"remove data.validation"),
+        (["data.train=null"], r"data.train is not set"),
+    ],
+)
 def test_values_and_combinations_fail_when_the_pipeline_is_read(tmp_path, overrides, message):
     p = tmp_path / "p.yaml"
     p.write_text("task: classification\ndata: {train: train.tsv}\n")
@@ -81,11 +89,17 @@ def test_values_and_combinations_fail_when_the_pipeline_is_read(tmp_path, overri
 
 
 def test_wide_paths_and_ensemble_are_read_into_their_sections():
-    cfg = pipeline_from_dict({
-        "model": {"wide": [{"ngrams": 2}, {"ngrams": 2, "chars": [2, 5], "init": "nbsvm", "fusion": "late",
-                                           "buckets": 4096}]},
-        "train": {"monitor": "val_fused_accuracy", "ensemble": {"members": 3, "bagging": True}},
-    })
+    cfg = pipeline_from_dict(
+        {
+            "model": {
+                "wide": [
+                    {"ngrams": 2},
+                    {"ngrams": 2, "chars": [2, 5], "init": "nbsvm", "fusion": "late", "buckets": 4096},
+                ]
+            },
+            "train": {"monitor": "val_fused_accuracy", "ensemble": {"members": 3, "bagging": True}},
+        }
+    )
     joint, late = cfg.model.wide
     assert isinstance(joint, WideConfig) and (joint.ngrams, joint.chars, joint.fusion) == (2, None, "joint")
     assert (late.chars, late.init, late.fusion, late.buckets) == ([2, 5], "nbsvm", "late", 4096)
@@ -95,13 +109,30 @@ def test_wide_paths_and_ensemble_are_read_into_their_sections():
     assert pipeline_from_dict({}).model.wide == [] and pipeline_from_dict({}).train.ensemble.members == 1
 
 
-@pytest.mark.parametrize("key", ["model.ngram_features=2", "model.ngram_leave_one_out=true", "model.ngram_learn=all",
-                                 "model.activation=relu", "model.recurrent_activation=sigmoid",
-                                 "model.recurrent_dropout=0.1", "vectorizer.ngrams=2", "vectorizer.min_count=2",
-                                 "vectorizer.subword_vocab_size=8000", "train.refit=true",
-                                 "train.restore_best=false", "train.shuffle_buffer=100", "train.steps_per_epoch=3",
-                                 "train.bucketing=false", "train.num_buckets=4", "data.train_split=train",
-                                 "data.validation_split=validation", "data.test_split=test", "output=runs/x"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "model.ngram_features=2",
+        "model.ngram_leave_one_out=true",
+        "model.ngram_learn=all",
+        "model.activation=relu",
+        "model.recurrent_activation=sigmoid",
+        "model.recurrent_dropout=0.1",
+        "vectorizer.ngrams=2",
+        "vectorizer.min_count=2",
+        "vectorizer.subword_vocab_size=8000",
+        "train.refit=true",
+        "train.restore_best=false",
+        "train.shuffle_buffer=100",
+        "train.steps_per_epoch=3",
+        "train.bucketing=false",
+        "train.num_buckets=4",
+        "data.train_split=train",
+        "data.validation_split=validation",
+        "data.test_split=test",
+        "output=runs/x",
+    ],
+)
 def test_removed_keys_are_unknown(key):
     with pytest.raises(ConfigError, match=f"unknown key '{key.split('=')[0]}'"):
         pipeline_from_dict(apply_overrides({}, [key]))
@@ -113,12 +144,14 @@ def test_a_files_source_without_data_train_is_a_read_time_error_for_a_pipeline_f
     with pytest.raises(ConfigError, match=r"p.yaml: data.train is not set"):
         load_pipeline(p)
     assert load_pipeline(p, ["data.source=demo"]).data.source == "demo"
-    assert load_pipeline(None).data.train is None  # the bare defaults (no file) are not a pipeline to train
+    assert load_pipeline(None).data.train is None  # no file: the defaults, checked when data is read
 
 
 def test_overrides_dotted_paths_and_yaml_values():
-    data = apply_overrides({"model": {"units": [64]}}, ["model.units=[128, 32]", "data.train=x/train.tsv",
-                                                         "train.learning_rate=3e-4", "vectorizer.max_length=null"])
+    data = apply_overrides(
+        {"model": {"units": [64]}},
+        ["model.units=[128, 32]", "data.train=x/train.tsv", "train.learning_rate=3e-4", "vectorizer.max_length=null"],
+    )
     cfg = pipeline_from_dict(data)
     assert cfg.model.units == [128, 32]
     assert cfg.data.train == "x/train.tsv"
@@ -169,11 +202,13 @@ INCOMPATIBLE = {
         "data: {train: MISSING/train.tsv, test: MISSING/test.tsv, text: 1, label: 0}\n"
         "model: {wide: [{ngrams: 2}]}\n"
         "train: {monitor: val_fused_accuracy}\n",
-        "val_fused_accuracy is the score of a late wide path"),
+        "val_fused_accuracy is the score of a late wide path",
+    ),
     "bagging_with_data_validation": (
         "data: {train: MISSING/train.tsv, validation: MISSING/valid.tsv, text: 1, label: 0}\n"
         "train: {ensemble: {members: 3, bagging: true}}\n",
-        "remove data.validation"),
+        "remove data.validation",
+    ),
 }
 
 
@@ -190,8 +225,14 @@ def test_incompatible_keys_fail_in_textlstm_train_before_any_data_is_read(tmp_pa
     path, message, missing = _incompatible_pipeline(tmp_path, case)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "Agg"}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "textlstm.cli", "train", str(path), "--output", str(tmp_path / "run")],
-                          capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "textlstm.cli", "train", str(path), "--output", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
     seconds = time.perf_counter() - start
     print(f"\n{case}: textlstm train failed in {seconds:.2f} s")
     assert proc.returncode == 2, proc.stderr[-3000:]

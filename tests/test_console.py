@@ -16,14 +16,16 @@ from textlstm.console import filter_startup, split_flag
 # As a user's shell would have it: no TF_CPP_MIN_LOG_LEVEL (conftest sets one for the tests themselves).
 ENV = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"} | {"MPLBACKEND": "Agg"}
 NOISE = ("E0000", "cuInit", "absl::InitializeLog", "port.cc:", "cudart_stub", "oneDNN")
-STARTUP = (b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
-           b"I0000 00:00:1796172972.614580    5232 port.cc:153] oneDNN custom operations are on.\n"
-           b"I0000 00:00:1796172972.614974    5232 cpu_feature_guard.cc:227] This TensorFlow binary is optimized.\n"
-           b"To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the "
-           b"appropriate compiler flags.\n"
-           b"W0000 00:00:1796172972.7    5232 something.cc:1] a warning\n"
-           b"E0000 00:00:1796173003.515626    5571 cuda_platform.cc:52] failed call to cuInit: INTERNAL\n"
-           b"/x.py:3: UserWarning: a Python warning\n")
+STARTUP = (
+    b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+    b"I0000 00:00:1796172972.614580    5232 port.cc:153] oneDNN custom operations are on.\n"
+    b"I0000 00:00:1796172972.614974    5232 cpu_feature_guard.cc:227] This TensorFlow binary is optimized.\n"
+    b"To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the "
+    b"appropriate compiler flags.\n"
+    b"W0000 00:00:1796172972.7    5232 something.cc:1] a warning\n"
+    b"E0000 00:00:1796173003.515626    5571 cuda_platform.cc:52] failed call to cuInit: INTERNAL\n"
+    b"/x.py:3: UserWarning: a Python warning\n"
+)
 
 
 def test_filter_startup_follows_the_log_level():
@@ -80,12 +82,25 @@ def train_to_file(tmp_path_factory):
     """`textlstm train` on a tiny demo, stdout and stderr redirected to files (not a terminal)."""
     folder = tmp_path_factory.mktemp("console")
     out = folder / "run"
-    sets = ["data.demo_size=200", "train.epochs=2", "train.patience=null", "model.units=[8]",
-            "train.tensorboard=false"]
+    sets = ["data.demo_size=200", "train.epochs=2", "train.patience=null", "model.units=[8]", "train.tensorboard=false"]
     with open(folder / "stdout.txt", "w") as stdout, open(folder / "stderr.txt", "w") as stderr:
-        proc = subprocess.run([sys.executable, "-m", "textlstm.cli", "train", "pipelines/sentiment_demo.yaml",
-                               *[x for s in sets for x in ("--set", s)], "--output", str(out)],
-                              stdout=stdout, stderr=stderr, env=ENV, cwd=REPO, timeout=600)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "textlstm.cli",
+                "train",
+                "pipelines/sentiment_demo.yaml",
+                *[x for s in sets for x in ("--set", s)],
+                "--output",
+                str(out),
+            ],
+            stdout=stdout,
+            stderr=stderr,
+            env=ENV,
+            cwd=REPO,
+            timeout=600,
+        )
     stdout, stderr = (folder / "stdout.txt").read_text(), (folder / "stderr.txt").read_text()
     assert proc.returncode == 0, stderr[-3000:]
     return out, stdout, stderr
@@ -96,8 +111,9 @@ def test_train_output_has_no_tensorflow_noise_and_one_device_line(train_to_file)
     both = stdout + stderr
     assert not [line for line in both.splitlines() if any(n in line for n in NOISE)], both[:3000]
     devices = [line for line in both.splitlines() if line.startswith("textlstm: training on ")]
-    assert len(devices) == 1 and re.fullmatch(r"textlstm: training on (CPU \(no GPU visible\)|\d+ GPU \(.+\))",
-                                              devices[0]), devices
+    assert len(devices) == 1 and re.fullmatch(
+        r"textlstm: training on (CPU \(no GPU visible\)|\d+ GPU \(.+\))", devices[0]
+    ), devices
 
 
 def test_train_to_a_file_prints_one_line_per_epoch(train_to_file):

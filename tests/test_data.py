@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import write
 from textlstm.config import ConfigError, DataConfig, VectorizerConfig, pipeline_from_dict
 from textlstm.data import load_splits
 from textlstm.data.batching import batch_by_length, bucket_boundaries, padding_fraction, sequence_lengths, vectorized
@@ -11,7 +12,6 @@ from textlstm.data.demo import demo_sentiment
 from textlstm.data.labels import LabelEncoder, stratified_split
 from textlstm.data.sources import DataError
 from textlstm.data.vectorize import load_pretrained_vectors, make_vectorizer
-from conftest import write
 
 
 def test_label_encoder_sorts_and_rejects_unseen():
@@ -95,7 +95,7 @@ def test_pretrained_vectors_glove_and_word2vec(tmp_path):
 
 def test_bucketed_batches_are_right_padded_and_tight():
     rng = np.random.default_rng(0)
-    texts = [" ".join(["w%d" % rng.integers(50)] * int(n)) for n in rng.integers(1, 60, 400)]
+    texts = [" ".join([f"w{rng.integers(50)}"] * int(n)) for n in rng.integers(1, 60, 400)]
     vec = make_vectorizer(VectorizerConfig(), texts)
     ids = vectorized(texts, vec)
     lengths = sequence_lengths(ids)
@@ -131,8 +131,9 @@ def test_subword_vectorizer_spells_unseen_words_and_saves(tmp_path):
     import textlstm  # noqa: F401  (registers the saved objects)
 
     stems = ["watch", "wear", "read", "play", "break", "bear"]
-    texts = [f"the {a}{s}able film , {s}ing and {a}{s}ed" for s in stems for a in ("un", "re", "")
-             if f"{a}{s}" != "unread"] * 5
+    texts = [
+        f"the {a}{s}able film , {s}ing and {a}{s}ed" for s in stems for a in ("un", "re", "") if f"{a}{s}" != "unread"
+    ] * 5
     config = VectorizerConfig(level="subword", standardize="lower", max_tokens=100)
     vectorizer = make_vectorizer(config, texts)
     vocabulary = vectorizer.get_vocabulary()
@@ -153,10 +154,13 @@ def test_subword_vectorizer_needs_training_texts():
         make_vectorizer(VectorizerConfig(level="subword"), None)
 
 
-@pytest.mark.parametrize("vectorizer,message", [
-    ({"level": "subwords"}, "vectorizer.level must be word, character or subword, got 'subwords'"),
-    ({"level": "subword", "max_tokens": 10}, "vectorizer.max_tokens must be at least 100 for level: subword"),
-])
+@pytest.mark.parametrize(
+    "vectorizer,message",
+    [
+        ({"level": "subwords"}, "vectorizer.level must be word, character or subword, got 'subwords'"),
+        ({"level": "subword", "max_tokens": 10}, "vectorizer.max_tokens must be at least 100 for level: subword"),
+    ],
+)
 def test_bad_vectorizer_settings_fail_when_the_pipeline_is_read(vectorizer, message):
     with pytest.raises(ConfigError, match=message):
         pipeline_from_dict({"vectorizer": vectorizer})

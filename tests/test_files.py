@@ -13,16 +13,23 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from textlstm.files import (atomic_directory, atomic_path, is_temporary, temporary_name, write_bytes_atomic,
-                            write_text_atomic)
+from textlstm.files import (
+    atomic_directory,
+    atomic_path,
+    is_temporary,
+    temporary_name,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": REPO}
 
 
 def run_killed(script: str, cwd) -> subprocess.CompletedProcess:
     """Run `script`, which must die of SIGKILL (in the middle of a save)."""
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=cwd, env=ENV, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == -signal.SIGKILL, f"rc={proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     return proc
 
@@ -91,7 +98,8 @@ def test_atomic_directory_swaps_and_recovers(tmp_path):
 
 
 def test_a_kill_while_writing_metrics_leaves_the_previous_file(tmp_path):
-    proc = run_killed("""
+    proc = run_killed(
+        """
         import io, json, os, signal
         import textlstm.files as files
         files.write_text_atomic("metrics.json", json.dumps({"accuracy": 0.9, "pad": "x" * 5000}))
@@ -112,7 +120,9 @@ def test_a_kill_while_writing_metrics_leaves_the_previous_file(tmp_path):
         files.open = dying_open  # the name write_text_atomic opens the temporary file with
         print(os.getpid(), flush=True)
         files.write_text_atomic("metrics.json", json.dumps({"accuracy": 0.1, "pad": "y" * 5000}))
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     pid = int(proc.stdout.split()[0])
     assert json.loads((tmp_path / "metrics.json").read_text())["accuracy"] == 0.9
     left = sorted(p.name for p in tmp_path.iterdir())
@@ -124,7 +134,8 @@ def test_a_kill_while_writing_metrics_leaves_the_previous_file(tmp_path):
 def test_a_kill_while_saving_a_keras_model_leaves_the_previous_model(tmp_path):
     """save_keras twice: the second save dies halfway through writing the
     weights into the zip; model.keras must still be the first, whole."""
-    proc = run_killed("""
+    proc = run_killed(
+        """
         import os, signal, zipfile
         import numpy as np
         import keras
@@ -146,7 +157,9 @@ def test_a_kill_while_saving_a_keras_model_leaves_the_previous_model(tmp_path):
         zipfile.ZipFile.writestr = dying_writestr
         print(os.getpid(), flush=True)
         save_keras(model, "model.keras")
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     pid = int(proc.stdout.split()[-1])
     import keras
 
@@ -157,7 +170,7 @@ def test_a_kill_while_saving_a_keras_model_leaves_the_previous_model(tmp_path):
     kernel, bias = loaded.get_layer("dense").get_weights()
     np.testing.assert_array_equal(kernel, np.full((3, 2), 1.0))
     np.testing.assert_array_equal(bias, np.full(2, 0.5))
-    with pytest.raises(Exception):  # the interrupted save is a broken zip, and it has its own name
+    with pytest.raises(Exception):  # noqa: B017  the interrupted save is a broken zip (whatever Keras raises for it)
         keras.saving.load_model(tmp_path / left[1], compile=False)
 
 

@@ -2,12 +2,11 @@
 
 import argparse
 
+import keras
 import numpy as np
 import pytest
 
 import textlstm  # noqa: F401  (sets the Keras backend)
-import keras
-
 from textlstm.config import ModelConfig
 from textlstm.inspection import (
     InspectionError,
@@ -42,7 +41,9 @@ def _randomize(layer):
         lambda: keras.layers.LSTM(5, return_sequences=True, go_backwards=True),
         lambda: keras.layers.LSTM(5, return_sequences=True, activation="relu", recurrent_activation="hard_sigmoid"),
         lambda: keras.layers.Bidirectional(keras.layers.LSTM(5, return_sequences=True)),
-        lambda: keras.layers.Bidirectional(keras.layers.LSTM(5, return_sequences=True, use_bias=False), merge_mode="ave"),
+        lambda: keras.layers.Bidirectional(
+            keras.layers.LSTM(5, return_sequences=True, use_bias=False), merge_mode="ave"
+        ),
     ],
     ids=["lstm", "go_backwards", "relu_hard_sigmoid", "bidirectional", "bidirectional_ave_nobias"],
 )
@@ -99,8 +100,13 @@ def _padded_ids(vocab=30):
 
 @pytest.mark.parametrize("bidirectional", [True, False], ids=["bidirectional", "unidirectional"])
 def test_trained_stacked_model_matches_keras(bidirectional):
-    config = ModelConfig(embedding_dim=6, units=[5, 4], bidirectional=bidirectional,
-                         pooling="max" if bidirectional else "last", dropout=0.3)
+    config = ModelConfig(
+        embedding_dim=6,
+        units=[5, 4],
+        bidirectional=bidirectional,
+        pooling="max" if bidirectional else "last",
+        dropout=0.3,
+    )
     model = _trained_classifier(config)
     names = ["lstm_0", "lstm_1"]
     ids = _padded_ids()
@@ -109,7 +115,8 @@ def test_trained_stacked_model_matches_keras(bidirectional):
     result = inspect_gates(model, ids)
     assert result.num_layers == 2
     assert {(t.index, t.direction) for t in result.traces} == (
-        {(0, "forward"), (0, "backward"), (1, "forward"), (1, "backward")} if bidirectional
+        {(0, "forward"), (0, "backward"), (1, "forward"), (1, "backward")}
+        if bidirectional
         else {(0, "forward"), (1, "forward")}
     )
     np.testing.assert_allclose(result.outputs[0], expected[0], atol=TOL, rtol=0)

@@ -13,8 +13,16 @@ import pytest
 
 import textlstm  # noqa: F401  (sets the Keras backend)
 from textlstm.longrange import (
-    FULL, QUICK, LongRangeResult, add_longrange_arguments, build_model, state_gradient_norms,
-    longrange_command, make_task, run, token_vectors,
+    FULL,
+    QUICK,
+    LongRangeResult,
+    add_longrange_arguments,
+    build_model,
+    longrange_command,
+    make_task,
+    run,
+    state_gradient_norms,
+    token_vectors,
 )
 
 
@@ -100,7 +108,8 @@ def test_command_writes_table_json_and_plots(tmp_path, capsys, monkeypatch, quic
 
     monkeypatch.setattr(longrange, "run", fake_run)
     args = add_longrange_arguments(argparse.ArgumentParser()).parse_args(
-        ["--quick", "--output", str(tmp_path), "--epochs", "5"])
+        ["--quick", "--output", str(tmp_path), "--epochs", "5"]
+    )
     assert longrange_command(args) == 0
     assert seen["settings"] == dataclasses.replace(QUICK, epochs=5)
     out = capsys.readouterr().out
@@ -118,9 +127,19 @@ def test_table_and_plots_summarise_seeds_and_survive_zero_gradients():
     for d in settings.distances:
         for cell in settings.cells:
             for seed, acc in zip(settings.seeds, (0.5, 0.7, 0.9)):
-                result.rows.append({"cell": cell, "distance": d, "seed": seed, "accuracy": acc,
-                                    "epochs": 3, "memory_ratio": 2.0, "initial_memory_ratio": 0.0,
-                                    "gradient_per_step": 0.9, "initial_gradient_per_step": 0.5})
+                result.rows.append(
+                    {
+                        "cell": cell,
+                        "distance": d,
+                        "seed": seed,
+                        "accuracy": acc,
+                        "epochs": 3,
+                        "memory_ratio": 2.0,
+                        "initial_memory_ratio": 0.0,
+                        "gradient_per_step": 0.9,
+                        "initial_gradient_per_step": 0.5,
+                    }
+                )
         zeros = [0.0] * 10 + [1e-3] * (d - 9)
         result.gradients[d] = {c: zeros for c in settings.cells}
         result.initial_gradients[d] = {c: zeros for c in settings.cells}
@@ -129,5 +148,8 @@ def test_table_and_plots_summarise_seeds_and_survive_zero_gradients():
     assert "0.700 [0.500, 0.900]" in table and "0.50 -> 0.90" in table
     result.plot_accuracy()
     fig = result.plot_gradients()
-    assert all(np.isfinite(np.asarray(line.get_ydata(), float)).all() and (np.asarray(line.get_ydata(), float) > 0).all()
-               for ax in fig.axes for line in ax.get_lines())
+    assert all(
+        np.isfinite(np.asarray(line.get_ydata(), float)).all() and (np.asarray(line.get_ydata(), float) > 0).all()
+        for ax in fig.axes
+        for line in ax.get_lines()
+    )

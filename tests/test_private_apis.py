@@ -18,8 +18,8 @@ from pathlib import Path
 
 import keras_tuner as kt
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from textlstm.tuning import distributed, kt_internals
 from textlstm.tuning.tuners import (
     BayesianTuner,
@@ -38,8 +38,10 @@ def _version(text: str) -> tuple:
 
 
 def _changed(internal: str, detail: str) -> str:
-    return (f"keras-tuner {kt.__version__}: the internal {internal} changed ({detail}); "
-            f"textlstm/tuning/kt_internals.py was checked against {kt_internals.CHECKED_AGAINST}")
+    return (
+        f"keras-tuner {kt.__version__}: the internal {internal} changed ({detail}); "
+        f"textlstm/tuning/kt_internals.py was checked against {kt_internals.CHECKED_AGAINST}"
+    )
 
 
 class Declared(kt.HyperModel):
@@ -62,9 +64,16 @@ class DeclaredRandomSearch(kt_internals.DeclaredSpaceTuner, kt.RandomSearch):
 
 def make_oracle(tmp_path, max_trials=1, overwrite=True):
     """A real RandomSearch oracle with a project directory, made through public API."""
-    tuner = DeclaredRandomSearch(hypermodel=Declared(), objective=kt.Objective("score", "max"),
-                                 max_trials=max_trials, max_retries_per_trial=1, seed=0,
-                                 directory=str(tmp_path), project_name="p", overwrite=overwrite)
+    tuner = DeclaredRandomSearch(
+        hypermodel=Declared(),
+        objective=kt.Objective("score", "max"),
+        max_trials=max_trials,
+        max_retries_per_trial=1,
+        seed=0,
+        directory=str(tmp_path),
+        project_name="p",
+        overwrite=overwrite,
+    )
     tuner.oracle.verbose = 0  # as make_tuner: keras-tuner's own tables off
     return tuner
 
@@ -82,11 +91,15 @@ def test_keras_tuner_version_is_in_the_pinned_tested_range():
     low, high = kt_internals.TESTED_RANGE
     assert _version(low) <= _version(kt.__version__) < _version(high), (
         f"keras-tuner {kt.__version__} is outside the tested range >={low},<{high}: re-check every entry "
-        f"of textlstm/tuning/kt_internals.py, then widen TESTED_RANGE and setup.cfg together")
+        f"of textlstm/tuning/kt_internals.py, then widen TESTED_RANGE and setup.cfg together"
+    )
     cfg = configparser.ConfigParser()
     cfg.read(os.path.join(REPO, "setup.cfg"))
-    pins = [line.strip() for line in cfg["options"]["install_requires"].splitlines()
-            if line.strip().startswith("keras-tuner")]
+    pins = [
+        line.strip()
+        for line in cfg["options"]["install_requires"].splitlines()
+        if line.strip().startswith("keras-tuner")
+    ]
     assert pins == [f"keras-tuner[bayesian]>={low},<{high}"], pins
     assert _version(low) <= _version(kt_internals.CHECKED_AGAINST) < _version(high)
 
@@ -100,7 +113,8 @@ def test_oracle_client_timeout_constant():
     except ImportError as err:
         pytest.fail(_changed(kt_internals.CLIENT_TIMEOUT_MODULE, f"module gone: {err}"))
     assert isinstance(getattr(oracle_client, "TIMEOUT", None), (int, float)), _changed(
-        f"{kt_internals.CLIENT_TIMEOUT_MODULE}.TIMEOUT", "no numeric module constant")
+        f"{kt_internals.CLIENT_TIMEOUT_MODULE}.TIMEOUT", "no numeric module constant"
+    )
     # Setting the module constant only bounds the calls if every RPC reads it at call time.
     client = getattr(oracle_client, "OracleClient", None)
     assert client is not None, _changed(f"{kt_internals.CLIENT_TIMEOUT_MODULE}.OracleClient", "class gone")
@@ -110,7 +124,8 @@ def test_oracle_client_timeout_constant():
         calls = source.count("self.stub.")
         rpcs += calls
         assert source.count("timeout=TIMEOUT") == calls, _changed(
-            f"OracleClient.{name}", "a gRPC call no longer passes timeout=TIMEOUT")
+            f"OracleClient.{name}", "a gRPC call no longer passes timeout=TIMEOUT"
+        )
     assert rpcs >= 7, _changed("OracleClient", f"expected its 7 gRPC calls, found {rpcs}")
 
     saved = oracle_client.TIMEOUT
@@ -129,13 +144,18 @@ def test_oracle_servicer_and_its_stop_flag(tmp_path):
         from keras_tuner.src import protos
         from keras_tuner.src.distribute.oracle_chief import OracleServicer
     except ImportError as err:
-        pytest.fail(_changed(f"{kt_internals.SERVICER_MODULE}.OracleServicer / {kt_internals.PROTOS_MODULE}",
-                             f"import failed: {err}"))
+        pytest.fail(
+            _changed(
+                f"{kt_internals.SERVICER_MODULE}.OracleServicer / {kt_internals.PROTOS_MODULE}", f"import failed: {err}"
+            )
+        )
     assert list(inspect.signature(OracleServicer).parameters) == ["oracle"], _changed(
-        "OracleServicer.__init__", str(inspect.signature(OracleServicer)))
+        "OracleServicer.__init__", str(inspect.signature(OracleServicer))
+    )
     add = getattr(protos.get_service_grpc(), "add_OracleServicer_to_server", None)
     assert add is not None and list(inspect.signature(add).parameters) == ["servicer", "server"], _changed(
-        "protos.get_service_grpc().add_OracleServicer_to_server", "missing or other parameters")
+        "protos.get_service_grpc().add_OracleServicer_to_server", "missing or other parameters"
+    )
     for rpc in ("GetSpace", "UpdateSpace", "CreateTrial", "UpdateTrial", "EndTrial", "GetTrial", "GetBestTrials"):
         assert callable(getattr(OracleServicer, rpc, None)), _changed(f"OracleServicer.{rpc}", "gone")
 
@@ -144,14 +164,16 @@ def test_oracle_servicer_and_its_stop_flag(tmp_path):
     try:
         servicer = kt_internals.add_oracle_servicer(oracle, server)
         assert isinstance(servicer, OracleServicer) and servicer.stop_triggered is False, _changed(
-            "OracleServicer.stop_triggered", "not False on a new servicer")
+            "OracleServicer.stop_triggered", "not False on a new servicer"
+        )
         request = protos.get_service().CreateTrialRequest(tuner_id="worker-1")
         first = servicer.CreateTrial(request, None).trial
         assert not servicer.stop_triggered
         complete(oracle, oracle.get_trial(first.trial_id), 0.5)
         servicer.CreateTrial(request, None)  # max_trials reached: the oracle says stop
-        assert servicer.stop_triggered is True, _changed("OracleServicer.stop_triggered",
-                                                         "not set when the oracle stops a worker")
+        assert servicer.stop_triggered is True, _changed(
+            "OracleServicer.stop_triggered", "not set when the oracle stops a worker"
+        )
     finally:
         server.stop(0)
 
@@ -165,9 +187,11 @@ def test_parent_condition_to_proto_print_is_silenced(capsys):
     assert to_proto is not None, _changed("conditions.Parent.to_proto", "gone")
     original = getattr(to_proto, "__wrapped__", to_proto)
     assert list(inspect.signature(original).parameters) == ["self"], _changed(
-        "conditions.Parent.to_proto", str(inspect.signature(original)))
+        "conditions.Parent.to_proto", str(inspect.signature(original))
+    )
     assert "print(" in inspect.getsource(original), _changed(
-        "conditions.Parent.to_proto", "its stray print is gone: drop kt_internals.silence_condition_print")
+        "conditions.Parent.to_proto", "its stray print is gone: drop kt_internals.silence_condition_print"
+    )
 
     kt_internals.silence_condition_print()
     kt_internals.silence_condition_print()  # idempotent: wrapped once
@@ -184,9 +208,11 @@ def test_populate_initial_space_hook(tmp_path):
     hook = getattr(BaseTuner, "_populate_initial_space", None)
     assert hook is not None, _changed("BaseTuner._populate_initial_space", "gone")
     assert list(inspect.signature(hook).parameters) == ["self"], _changed(
-        "BaseTuner._populate_initial_space", str(inspect.signature(hook)))
+        "BaseTuner._populate_initial_space", str(inspect.signature(hook))
+    )
     assert "self._populate_initial_space()" in inspect.getsource(BaseTuner.__init__), _changed(
-        "BaseTuner._populate_initial_space", "BaseTuner.__init__ no longer calls it")
+        "BaseTuner._populate_initial_space", "BaseTuner.__init__ no longer calls it"
+    )
     for tuner in (RandomSearchTuner, HyperbandTuner, BayesianTuner):
         assert tuner._populate_initial_space is kt_internals.DeclaredSpaceTuner._populate_initial_space
 
@@ -197,14 +223,17 @@ def test_populate_initial_space_hook(tmp_path):
 # ------------------------------------------- public replacements, cross-checked
 
 
-@pytest.mark.parametrize("env", [
-    {},
-    {"KERASTUNER_TUNER_ID": "chief"},  # no oracle address: not distributed
-    {"KERASTUNER_TUNER_ID": "chief", "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "8000"},
-    {"KERASTUNER_TUNER_ID": "chief-0", "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "8000"},
-    {"KERASTUNER_TUNER_ID": "worker-1", "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "8000"},
-    {"KERASTUNER_TUNER_ID": "tuner0", "KERASTUNER_ORACLE_IP": "10.0.0.2", "KERASTUNER_ORACLE_PORT": "1"},
-])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"KERASTUNER_TUNER_ID": "chief"},  # no oracle address: not distributed
+        {"KERASTUNER_TUNER_ID": "chief", "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "8000"},
+        {"KERASTUNER_TUNER_ID": "chief-0", "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "8000"},
+        {"KERASTUNER_TUNER_ID": "worker-1", "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "8000"},
+        {"KERASTUNER_TUNER_ID": "tuner0", "KERASTUNER_ORACLE_IP": "10.0.0.2", "KERASTUNER_ORACLE_PORT": "1"},
+    ],
+)
 def test_is_chief_agrees_with_keras_tuners_chief_rule(monkeypatch, env):
     from keras_tuner.src.distribute import utils
 
@@ -214,7 +243,8 @@ def test_is_chief_agrees_with_keras_tuners_chief_rule(monkeypatch, env):
         monkeypatch.setenv(key, value)
     assert distributed.is_chief() == utils.is_chief_oracle(), (
         f"keras-tuner's chief rule (distribute.utils.is_chief_oracle) differs from "
-        f"textlstm.tuning.distributed.is_chief for {env}")
+        f"textlstm.tuning.distributed.is_chief for {env}"
+    )
 
 
 def test_hyperband_schedule_agrees_with_keras_tuners_oracle():
@@ -225,7 +255,8 @@ def test_hyperband_schedule_agrees_with_keras_tuners_oracle():
             expected = sum(oracle._get_size(b, r) for b in range(brackets) for r in range(b + 1))
             assert hyperband_schedule(max_epochs, factor) == expected, (
                 f"HyperbandOracle's schedule (max_epochs={max_epochs}, factor={factor}) is {expected} trials, "
-                f"textlstm.tuning.tuners.hyperband_schedule says {hyperband_schedule(max_epochs, factor)}")
+                f"textlstm.tuning.tuners.hyperband_schedule says {hyperband_schedule(max_epochs, factor)}"
+            )
 
 
 def test_sweep_finished_and_workers_gone_agree_with_the_oracle(tmp_path):
@@ -286,9 +317,11 @@ def test_sweep_display_prints_a_line_per_trial_a_worker_ends(tmp_path, capsys):
 
 PRIVATE_PACKAGES = ("keras_tuner.src", "keras.src")
 # keras-tuner / Keras private names textlstm once used; only kt_internals may mention them.
-PRIVATE_NAMES = re.compile(r"\._display\b|\._retry_queue\b|_get_num_brackets|\._get_size\b|_try_build\b"
-                           r"|_build_hypermodel\b|_populate_initial_space\b|set_keras_mask|_keras_mask\b|\bexit_chief\b"
-                           r"|\bis_chief_oracle\b")
+PRIVATE_NAMES = re.compile(
+    r"\._display\b|\._retry_queue\b|_get_num_brackets|\._get_size\b|_try_build\b"
+    r"|_build_hypermodel\b|_populate_initial_space\b|set_keras_mask|_keras_mask\b|\bexit_chief\b"
+    r"|\bis_chief_oracle\b"
+)
 
 
 def _private_imports_in(source: str) -> list[tuple[int, str]]:
@@ -301,9 +334,13 @@ def _private_imports_in(source: str) -> list[tuple[int, str]]:
             modules = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
             modules = [f"{node.module}.{alias.name}" for alias in node.names]
-        elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
-              and isinstance(node.args[0].value, str)
-              and getattr(node.func, "attr", getattr(node.func, "id", None)) in ("import_module", "__import__")):
+        elif (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) in ("import_module", "__import__")
+        ):
             modules = [node.args[0].value]
         for module in modules:
             if any(module == p or module.startswith(p + ".") for p in PRIVATE_PACKAGES):
@@ -312,8 +349,10 @@ def _private_imports_in(source: str) -> list[tuple[int, str]]:
 
 
 def _private_imports(path: Path) -> list[str]:
-    return [f"{path.relative_to(REPO)}:{line}: {module}"
-            for line, module in _private_imports_in(path.read_text(encoding="utf-8"))]
+    return [
+        f"{path.relative_to(REPO)}:{line}: {module}"
+        for line, module in _private_imports_in(path.read_text(encoding="utf-8"))
+    ]
 
 
 def _sources():
@@ -324,8 +363,10 @@ def _sources():
 
 def test_private_packages_are_imported_only_in_kt_internals():
     found = [hit for path in _sources() if path != INTERNALS_MODULE for hit in _private_imports(path)]
-    assert not found, ("keras_tuner.src / keras.src imported outside textlstm/tuning/kt_internals.py (put the "
-                       "internal there, with a test here): " + "; ".join(found))
+    assert not found, (
+        "keras_tuner.src / keras.src imported outside textlstm/tuning/kt_internals.py (put the "
+        "internal there, with a test here): " + "; ".join(found)
+    )
     # kt_internals itself imports keras-tuner internals only (no Keras ones).
     assert all("keras_tuner.src" in hit for hit in _private_imports(INTERNALS_MODULE))
 
@@ -342,9 +383,15 @@ def test_known_private_names_are_used_only_in_kt_internals():
 
 
 def test_the_import_checker_sees_private_imports():
-    sample = ("import keras.src.backend\nfrom keras_tuner.src.engine import oracle\n"
-              "from keras_tuner import src\nimport importlib\nimportlib.import_module('keras.src.ops')\n"
-              "import keras_tuner\nfrom keras import ops\n\"\"\"keras.src in a docstring\"\"\"\n")
-    assert sorted(_private_imports_in(sample)) == [(1, "keras.src.backend"), (2, "keras_tuner.src.engine.oracle"),
-                                                   (3, "keras_tuner.src"), (5, "keras.src.ops")]
+    sample = (
+        "import keras.src.backend\nfrom keras_tuner.src.engine import oracle\n"
+        "from keras_tuner import src\nimport importlib\nimportlib.import_module('keras.src.ops')\n"
+        'import keras_tuner\nfrom keras import ops\n"""keras.src in a docstring"""\n'
+    )
+    assert sorted(_private_imports_in(sample)) == [
+        (1, "keras.src.backend"),
+        (2, "keras_tuner.src.engine.oracle"),
+        (3, "keras_tuner.src"),
+        (5, "keras.src.ops"),
+    ]
     assert PRIVATE_NAMES.search("tuner.oracle._display = x") and not PRIVATE_NAMES.search("oracle.display")

@@ -7,21 +7,31 @@ import numpy as np
 import pytest
 
 import textlstm  # noqa: F401  (sets the Keras backend)
-
 from textlstm.config import ConfigError, DataConfig, VectorizerConfig, load_pipeline, pipeline_from_dict
 from textlstm.data import load_splits
 from textlstm.data.batching import batch_by_length, bucket_boundaries, padding_fraction
 from textlstm.data.sources import DataError
-from textlstm.seq2seq.data import (END_ID, START_ID, check_target_vocabulary, detokenize, make_pair_vectorizers,
-                                   pair_examples)
+from textlstm.seq2seq.data import (
+    END_ID,
+    START_ID,
+    check_target_vocabulary,
+    detokenize,
+    make_pair_vectorizers,
+    pair_examples,
+)
 from textlstm.seq2seq.decoding import ids_to_texts
 from textlstm.seq2seq.demo import make_date_task
 
 ROOT = Path(__file__).resolve().parent.parent
-CHARS = VectorizerConfig(level="character", standardize="lower", max_length=40,
-                         target={"standardize": "none", "max_length": 12})
-WORDS = VectorizerConfig(level="word", standardize="lower_punctuation_tokens", max_length=6,
-                         target={"standardize": "punctuation_tokens", "max_length": 5})
+CHARS = VectorizerConfig(
+    level="character", standardize="lower", max_length=40, target={"standardize": "none", "max_length": 12}
+)
+WORDS = VectorizerConfig(
+    level="word",
+    standardize="lower_punctuation_tokens",
+    max_length=6,
+    target={"standardize": "punctuation_tokens", "max_length": 5},
+)
 
 
 def examples(pairs, config=CHARS):
@@ -68,15 +78,20 @@ def test_framing_right_padding_and_bucketing():
 def test_word_level_bad_input_is_counted():
     pairs = [
         ("a man sleeps .", "Ein Mann schläft."),
-        ("<br />", "Nichts."),                                # source empty after standardization (HTML)
-        ("two dogs", "..."),                                  # target: only punctuation tokens, kept
+        ("<br />", "Nichts."),  # source empty after standardization (HTML)
+        ("two dogs", "..."),  # target: only punctuation tokens, kept
         ("one two three four five six seven eight", "Viele Wörter."),  # source truncated to 6
         ("a dog runs", "Ein Hund rennt sehr schnell weg ."),  # target over 5 tokens: skipped
     ]
     ex, _, target_vec = examples(pairs, WORDS)
     r = ex.report
-    assert (r["pairs"], r["kept"], r["empty_after_standardization_skipped"], r["target_too_long_skipped"],
-            r["truncated"]) == (5, 3, 1, 1, 1)
+    assert (
+        r["pairs"],
+        r["kept"],
+        r["empty_after_standardization_skipped"],
+        r["target_too_long_skipped"],
+        r["truncated"],
+    ) == (5, 3, 1, 1, 1)
     assert r["first_skipped"][0].startswith("pairs[1]: empty") and r["first_skipped"][1].startswith("pairs[4]: target")
     assert "Mann" in target_vec.get_vocabulary() and "mann" not in target_vec.get_vocabulary()  # cased targets
     widths = [s.shape[0] for (s, _), _ in ex.dataset]
@@ -88,19 +103,36 @@ def test_word_level_bad_input_is_counted():
 def test_target_vocabulary_must_hold_the_special_tokens():
     with pytest.raises(DataError, match=r"pairs\[1\].*literal token"):
         examples([("a b", "x y"), ("c", "x [end] y")], VectorizerConfig(target={"standardize": "lower"}))
-    with pytest.raises(ConfigError, match="max_tokens must be >= 5"):
-        examples([("a", "b")], VectorizerConfig(target={"max_tokens": 4}))
-    with pytest.raises(ConfigError, match="ngrams"):
-        examples([("a", "b")], VectorizerConfig(target={"ngrams": 2}))
-    with pytest.raises(ConfigError, match="vectorizer.target.level: subword is not supported"):
-        examples([("a", "b")], VectorizerConfig(level="subword", target={}))
     with pytest.raises(DataError, match="must start with"):
         check_target_vocabulary(["", "[UNK]", "a", "[end]"])
-    with pytest.raises(ConfigError, match="'vectorizer.target.levle'. Did you mean 'level'"):
-        pipeline_from_dict({"task": "translation", "vectorizer": {"target": {"levle": "character"}}})
     # max_tokens counts the special tokens.
     _, _, target_vec = examples([("a", "p q r s t u v")], VectorizerConfig(target={"max_tokens": 6}))
     assert len(target_vec.get_vocabulary()) == 6
+
+
+@pytest.mark.parametrize(
+    "sections,message",
+    [
+        ({"vectorizer": {"target": {"max_tokens": 4}}}, "vectorizer.target.max_tokens must be >= 5"),
+        ({"vectorizer": {"level": "subword", "max_tokens": 100}}, "vectorizer.target.level: subword is not supported"),
+        (
+            {"vectorizer": {"target": {"level": "subword", "max_tokens": 100}}},
+            "vectorizer.target.level: subword is not supported",
+        ),
+        ({"vectorizer": {"pretrained_vectors": "glove.txt"}}, "pretrained_vectors is not supported for translation"),
+        (
+            {"vectorizer": {"target": {"pretrained_vectors": "glove.txt"}}},
+            "pretrained_vectors is not supported for translation",
+        ),
+        ({"train": {"ensemble": {"members": 2}}}, "train.ensemble is not supported for translation"),
+        ({"train": {"monitor": "val_fused_accuracy"}}, "train.monitor must be val_loss or val_accuracy"),
+        ({"vectorizer": {"target": {"levle": "character"}}}, "'vectorizer.target.levle'. Did you mean 'level'"),
+    ],
+)
+def test_translation_settings_fail_when_the_pipeline_is_read(sections, message):
+    with pytest.raises(ConfigError, match=message):
+        pipeline_from_dict({"task": "translation", **sections})
+    assert pipeline_from_dict({"task": "translation"}).task == "translation"
 
 
 def test_shipped_translation_pipelines_parse():

@@ -1,13 +1,12 @@
 """Greedy decoding and beam search: consistency with the training model and
 beam search never scoring below greedy, on random and briefly trained models."""
 
+import keras
 import numpy as np
 import pytest
-
-import textlstm  # noqa: F401
-import keras
 import tensorflow as tf
 
+import textlstm  # noqa: F401
 from textlstm.config import pipeline_from_dict
 from textlstm.seq2seq.config import Seq2SeqModelConfig
 from textlstm.seq2seq.decoding import (
@@ -28,7 +27,7 @@ TOL = 1e-4
 def random_sources(rng, n=48, s=9, vocab=30):
     src = rng.integers(4, vocab, size=(n, s))
     for i in range(n):
-        src[i, rng.integers(1, s + 1):] = 0
+        src[i, rng.integers(1, s + 1) :] = 0
     return src
 
 
@@ -52,8 +51,9 @@ def check_decoding(model, inference, source, max_length, start_id, end_id):
     results = {"greedy": greedy}
     for k in (2, 4):
         beam = inference.beam_search(source, beam_width=k, length_penalty=0.0, max_length=max_length)
-        raw = inference.beam_search(source, beam_width=k, length_penalty=0.0, max_length=max_length,
-                                    greedy_fallback=False)
+        raw = inference.beam_search(
+            source, beam_width=k, length_penalty=0.0, max_length=max_length, greedy_fallback=False
+        )
         assert (beam.scores >= greedy.scores - TOL).all(), (beam.scores - greedy.scores).min()
         # The beams themselves (no fallback) beat or tie greedy almost everywhere.
         assert np.mean(raw.scores >= greedy.scores - TOL) >= 0.9
@@ -62,16 +62,17 @@ def check_decoding(model, inference, source, max_length, start_id, end_id):
     for result in results.values():
         # Reported scores are the model's own log-probabilities of the returned ids.
         np.testing.assert_allclose(result.log_probs.sum(1), result.scores, atol=TOL)
-        np.testing.assert_allclose(teacher_forced_log_prob(model, source, result.ids, start_id),
-                                   result.scores, atol=1e-3)
+        np.testing.assert_allclose(
+            teacher_forced_log_prob(model, source, result.ids, start_id), result.scores, atol=1e-3
+        )
         # Each row: tokens, then the end token (unless cut at max_length), then only padding.
         for row, n in zip(result.ids, result.lengths):
             assert (row[:n] != 0).all() and (row[n:] == 0).all()
             assert n == max_length or row[n - 1] == end_id
-            assert end_id not in row[:n - 1].tolist() and start_id not in row.tolist()
+            assert end_id not in row[: n - 1].tolist() and start_id not in row.tolist()
         # Attention: a distribution over real source positions per produced token.
         att = result.attention
-        src_valid = (source != 0)[:, None, :att.shape[2]]
+        src_valid = (source != 0)[:, None, : att.shape[2]]
         tok_valid = (result.ids != 0)[..., None]
         assert np.abs(att * ~src_valid).max() < 1e-6
         np.testing.assert_allclose(att.sum(-1)[tok_valid[..., 0]], 1.0, atol=1e-4)
@@ -94,12 +95,14 @@ def test_beam_vs_greedy_on_random_model(attention):
 def trained():
     """Two epochs on 1500 dates through the package's data layer and training loop."""
     task = make_date_task(n_train=1500, n_validation=10, n_test=64, seed=1)
-    cfg = pipeline_from_dict({
-        "task": "translation",
-        "vectorizer": {"level": "character", "standardize": "lower", "target": {"standardize": "none"}},
-        "model": {"units": [32], "embedding_dim": 16, "max_decode_length": 12},
-        "train": {"epochs": 2, "batch_size": 64, "learning_rate": 5e-3, "patience": None, "verbose": 0, "seed": 0},
-    })
+    cfg = pipeline_from_dict(
+        {
+            "task": "translation",
+            "vectorizer": {"level": "character", "standardize": "lower", "target": {"standardize": "none"}},
+            "model": {"units": [32], "embedding_dim": 16, "max_decode_length": 12},
+            "train": {"epochs": 2, "batch_size": 64, "learning_rate": 5e-3, "patience": None, "verbose": 0, "seed": 0},
+        }
+    )
     translator = Translator(cfg).fit([s for s, _ in task.train], [t for _, t in task.train])
     source = translator.source_ids([s for s, _ in task.test])
     start_id, end_id = special_ids(translator.target_vocabulary)
@@ -117,8 +120,7 @@ def test_beam_vs_greedy_on_trained_model(trained):
 def test_length_penalty_ranks_the_beams(trained):
     model, inference, source, *_ = trained
     for alpha in (0.0, 1.0):
-        r = inference.beam_search(source, beam_width=3, length_penalty=alpha, max_length=12,
-                                  greedy_fallback=False)
+        r = inference.beam_search(source, beam_width=3, length_penalty=alpha, max_length=12, greedy_fallback=False)
         lengths = (r.beam_ids != 0).sum(2)
         ranked = r.beam_scores / ((5.0 + lengths) / 6.0) ** alpha
         assert (np.diff(ranked, axis=1) <= TOL).all()  # best first

@@ -33,7 +33,7 @@ def test_date_task_is_deterministic_disjoint_and_correct():
     assert make_date_task(n_train=3000, n_validation=300, n_test=300, seed=8).train != task.train
     splits = [task.train, task.validation, task.test]
     for i, a in enumerate(splits):
-        for b in splits[i + 1:]:
+        for b in splits[i + 1 :]:
             assert not {s for s, _ in a} & {s for s, _ in b}
             assert not {t for _, t in a} & {t for _, t in b}
     for source, target in task.train:
@@ -41,7 +41,7 @@ def test_date_task_is_deterministic_disjoint_and_correct():
         assert 1950 <= d.year <= 2049
         low = source.lower()
         assert str(d.day) in low
-        assert (str(d.year) in low or f"{d.year % 100:02d}" in low)
+        assert str(d.year) in low or f"{d.year % 100:02d}" in low
         if "/" in source:  # month/day/two-digit year
             assert low == f"{d.month}/{d.day}/{d.year % 100:02d}"
     assert len({s.lower().split()[0].strip(",") for s, _ in task.train}) > 20  # varied formats

@@ -3,12 +3,11 @@
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
 import textlstm  # noqa: F401
-import keras
-
 from textlstm.config import ConfigError, pipeline_from_dict
 from textlstm.models.cudnn import cudnn_report
 from textlstm.seq2seq.config import Seq2SeqModelConfig
@@ -35,8 +34,8 @@ def batch(rng, n=4, s=7, t=5):
     tin = rng.integers(4, TGT_V, size=(n, t))
     tin[:, 0] = 2
     for i in range(n):
-        src[i, rng.integers(2, s + 1):] = 0
-        tin[i, rng.integers(2, t + 1):] = 0
+        src[i, rng.integers(2, s + 1) :] = 0
+        tin[i, rng.integers(2, t + 1) :] = 0
     return src, tin
 
 
@@ -62,12 +61,15 @@ def test_config_validation_and_sizes():
         Seq2SeqModelConfig(units=[])
 
 
-@pytest.mark.parametrize("kw", [
-    dict(attention="luong"),
-    dict(attention="bahdanau", encoder_units=[8, 8], decoder_units=[16], bidirectional=False),
-    dict(attention="none", units=[8, 8]),
-    dict(attention="luong", cell="gru", decoder_units=[12, 12]),
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(attention="luong"),
+        dict(attention="bahdanau", encoder_units=[8, 8], decoder_units=[16], bidirectional=False),
+        dict(attention="none", units=[8, 8]),
+        dict(attention="luong", cell="gru", decoder_units=[12, 12]),
+    ],
+)
 def test_shapes_cudnn_and_padding_invariance(kw):
     keras.utils.set_random_seed(1)
     cfg = small(**kw)
@@ -96,7 +98,8 @@ def test_masked_loss_and_accuracy():
     assert float(loss(y, logits)) == pytest.approx(manual, rel=1e-5)
     # More padding: same loss.
     assert float(loss(np.pad(y, [(0, 0), (0, 3)]), np.pad(logits, [(0, 0), (0, 3), (0, 0)]))) == pytest.approx(
-        manual, rel=1e-5)
+        manual, rel=1e-5
+    )
     clone = MaskedSparseCategoricalCrossentropy.from_config(loss.get_config())
     assert float(clone(y, logits)) == pytest.approx(manual, rel=1e-5)
     smoothed = MaskedSparseCategoricalCrossentropy(label_smoothing=0.1)
@@ -128,7 +131,7 @@ def _ragged_batch(rng, vocab=9):
     """Rows with 0, 1, 3, 5 and 6 padding positions of 7."""
     y = rng.integers(1, vocab, size=(5, 7))
     for row, pads in enumerate([0, 1, 3, 5, 6]):
-        y[row, 7 - pads:] = 0
+        y[row, 7 - pads :] = 0
     return y, rng.normal(scale=2.0, size=(5, 7, vocab)).astype("float32")
 
 
@@ -145,10 +148,12 @@ def test_masked_loss_is_the_mean_over_real_tokens_only():
     # Per sequence and per token sample weights weight the real tokens' mean.
     w_row = np.array([1.0, 2.0, 0.5, 3.0, 1.0], "float32")
     assert float(loss(y, logits, sample_weight=w_row)) == pytest.approx(
-        _reference_loss(y, logits, weights=w_row[:, None]), rel=1e-5)
+        _reference_loss(y, logits, weights=w_row[:, None]), rel=1e-5
+    )
     w_tok = np.random.default_rng(6).uniform(0.5, 2.0, size=y.shape).astype("float32")
     assert float(loss(y, logits, sample_weight=w_tok)) == pytest.approx(
-        _reference_loss(y, logits, weights=w_tok), rel=1e-5)
+        _reference_loss(y, logits, weights=w_tok), rel=1e-5
+    )
     # Predictions carrying a Keras mask (here a public Masking layer's, on the real tokens): the same mean.
     masked = keras.layers.Masking(0.0)(np.where(y[..., None] == 0, 0.0, logits).astype("float32"))
     assert float(loss(y, masked)) == pytest.approx(manual, rel=1e-5)
@@ -156,7 +161,8 @@ def test_masked_loss_is_the_mean_over_real_tokens_only():
     per_token = np.asarray(MaskedSparseCategoricalCrossentropy(reduction=None)(y, logits))
     assert (per_token[y == 0] == 0).all()
     assert float(MaskedSparseCategoricalCrossentropy(reduction="sum")(y, logits)) == pytest.approx(
-        per_token.sum(), rel=1e-5)
+        per_token.sum(), rel=1e-5
+    )
     assert float(per_token.sum() / (y != 0).sum()) == pytest.approx(manual, rel=1e-5)
 
 
@@ -172,7 +178,8 @@ def test_padding_values_do_not_change_the_loss_or_get_gradients():
     assert float(loss(y, noisy)) == pytest.approx(float(loss(y, logits)), rel=1e-6)
     # Extra padding columns change nothing either.
     assert float(loss(np.pad(y, [(0, 0), (0, 4)]), np.pad(logits, [(0, 0), (0, 4), (0, 0)]))) == pytest.approx(
-        float(loss(y, logits)), rel=1e-6)
+        float(loss(y, logits)), rel=1e-6
+    )
     # Nor does another pad id.
     shifted = MaskedSparseCategoricalCrossentropy(pad_id=-1, label_smoothing=0.1)
     assert float(shifted(np.where(y == 0, -1, y), logits)) == pytest.approx(float(loss(y, logits)), rel=1e-6)
@@ -228,8 +235,7 @@ def test_fit_reduces_loss_and_save_load_roundtrip(tmp_path):
     path = tmp_path / "s2s.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(loaded.predict((src, tin), verbose=0), model.predict((src, tin), verbose=0),
-                               atol=1e-5)
+    np.testing.assert_allclose(loaded.predict((src, tin), verbose=0), model.predict((src, tin), verbose=0), atol=1e-5)
     assert config_from_model(loaded) == cfg
     assert loaded.get_layer("seq2seq_metadata").metadata["note"] == "x"
     a = Seq2SeqInference(model, 2, 3).greedy(src, max_length=6)

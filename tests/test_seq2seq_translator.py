@@ -17,15 +17,31 @@ from textlstm.cli import main
 from textlstm.seq2seq.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["data.demo_size=1000", "model.units=[48]", "model.embedding_dim=16", "train.epochs=3", "train.batch_size=32",
-        "train.learning_rate=0.01", "train.verbose=0", "train.tensorboard=false"]
+TINY = [
+    "data.demo_size=1000",
+    "model.units=[48]",
+    "model.embedding_dim=16",
+    "train.epochs=3",
+    "train.batch_size=32",
+    "train.learning_rate=0.01",
+    "train.verbose=0",
+    "train.tensorboard=false",
+]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("translate_demo")
-    cmd = [sys.executable, "-m", "textlstm.cli", "train", str(ROOT / "pipelines" / "translate_demo.yaml"),
-           "--output", str(out), "--saved-model"] + [a for s in TINY for a in ("--set", s)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "textlstm.cli",
+        "train",
+        str(ROOT / "pipelines" / "translate_demo.yaml"),
+        "--output",
+        str(out),
+        "--saved-model",
+    ] + [a for s in TINY for a in ("--set", s)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "Agg"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -44,7 +60,9 @@ def test_cli_train_writes_the_artifacts_and_metrics(run):
     assert test["greedy"]["chrf"] > 25, test  # untrained: about 10
     assert metrics["data"]["train_examples"] == 800 and metrics["data"]["target_vocabulary_size"] == 15
     assert all("cuDNN" in row for row in metrics["cudnn"]) and len(metrics["cudnn"]) == 3
-    assert len(metrics["history"]["loss"]) == 3 and "val_token_accuracy" in metrics["history"]
+    assert len(metrics["history"]) == 1  # the runner contract: one history per trained network
+    assert len(metrics["history"][0]["loss"]) == 3 and "val_token_accuracy" in metrics["history"][0]
+    assert metrics["train_seconds"] > 0
 
 
 def test_load_round_trip_matches_the_trained_translator(run):
@@ -79,8 +97,13 @@ def test_saved_model_translates_strings_as_the_translator_does(run):
     for name in ("serve", "greedy"):
         spec = served.signatures[name].structured_input_signature[1]["text"]
         assert spec.dtype == tf.string and spec.shape.as_list() == [None]
-    texts = [e["source"] for e in metrics["test"]["examples"]] + ["3/3/21", "Wed 3 Mar 21", "", "2021 March 3",
-                                                                  "the 1st of january 1999"]
+    texts = [e["source"] for e in metrics["test"]["examples"]] + [
+        "3/3/21",
+        "Wed 3 Mar 21",
+        "",
+        "2021 March 3",
+        "the 1st of january 1999",
+    ]
     decode = lambda fn: [t.decode() for t in fn(tf.constant(texts))["translation"].numpy()]  # noqa: E731
     assert decode(served.serve) == translator.translate(texts)
     assert decode(served.greedy) == translator.translate(texts, beam_width=1)
@@ -130,12 +153,25 @@ def test_cli_evaluate_on_a_tsv_file(run, tmp_path, capsys):
     rows = [(e["source"], e["reference"]) for e in metrics["test"]["examples"]]
     data = tmp_path / "pairs.tsv"
     data.write_text("".join(f"{s}\t{t}\n" for s, t in rows), encoding="utf-8")
-    assert main(["evaluate", str(out / "model.keras"), str(data),
-                 "--set", "data.source_field=0", "--set", "data.target_field=1"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(out / "model.keras"),
+                str(data),
+                "--set",
+                "data.source_field=0",
+                "--set",
+                "data.target_field=1",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["count"] == len(rows) and result["skipped"]["total"] == 0
-    assert result["exact_match"] == pytest.approx(np.mean([e["beam"] == e["reference"]
-                                                           for e in metrics["test"]["examples"]]))
+    assert result["exact_match"] == pytest.approx(
+        np.mean([e["beam"] == e["reference"] for e in metrics["test"]["examples"]])
+    )
 
 
 def test_api_checks_its_inputs():

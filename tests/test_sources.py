@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from textlstm.data.sources import DataError, read_records
 from conftest import write
+from textlstm.data.sources import DataError, read_records
 
 
 def test_tsv_by_index_without_header(tmp_path):

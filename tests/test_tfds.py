@@ -6,8 +6,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from textlstm.config import DataConfig
-from textlstm.data import load_splits
-from textlstm.data import tfds_source
+from textlstm.data import load_splits, tfds_source
 from textlstm.data.sources import DataError
 
 
@@ -20,6 +19,11 @@ def test_mocked_imdb_reviews_loads_with_class_names(monkeypatch, tmp_path):
     assert splits.train.label_names == ["neg", "pos"]
     assert {r[1] for r in splits.train.rows} <= {"neg", "pos"}
     assert all(isinstance(r[0], str) and r[0] for r in splits.train.rows)
+    # data.train / data.validation / data.test name the TFDS splits (validation: none, i.e. held out, by default).
+    named = DataConfig(source="tfds:imdb_reviews", data_dir=str(tmp_path), train="test", validation="train")
+    with tfds.testing.mock_data(num_examples=40):
+        splits = load_splits(named, seed=0)
+    assert (len(splits.train), len(splits.validation), len(splits.test)) == (40, 40, 40)
 
 
 def test_wrong_feature_name_lists_features(monkeypatch, tmp_path):

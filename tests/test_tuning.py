@@ -18,9 +18,17 @@ from textlstm.config import ConfigError, load_pipeline
 
 PIPELINE = os.path.join(REPO, "pipelines", "sweep_sentiment_demo.yaml")
 TINY = [
-    "data.demo_size=600", "vectorizer.max_length=24", "model.embedding_dim=8", "model.units=[8]",
-    "model.bidirectional=false", "train.epochs=1", "train.verbose=0", "train.tensorboard=false",
-    "search.tuner=random", "search.max_trials=3", "search.max_epochs=1",
+    "data.demo_size=600",
+    "vectorizer.max_length=24",
+    "model.embedding_dim=8",
+    "model.units=[8]",
+    "model.bidirectional=false",
+    "train.epochs=1",
+    "train.verbose=0",
+    "train.tensorboard=false",
+    "search.tuner=random",
+    "search.max_trials=3",
+    "search.max_epochs=1",
     "search.space={units: {choice: [4, 8]}, learning_rate: {min: 0.001, max: 0.02, sampling: log}, "
     "batch_size: {choice: [32, 64]}}",
 ]
@@ -37,26 +45,37 @@ def search(overrides):
 def test_default_space_and_inferred_direction():
     s = search(["search={objective: val_loss}"])
     assert s.direction == "min" and s.tuner == "hyperband"
-    assert set(s.space) == {"units", "num_layers", "embedding_dim", "bidirectional", "dropout", "learning_rate",
-                            "batch_size"}
+    assert set(s.space) == {
+        "units",
+        "num_layers",
+        "embedding_dim",
+        "bidirectional",
+        "dropout",
+        "learning_rate",
+        "batch_size",
+    }
     assert s.space["dropout"].values() == [0.1, 0.2, 0.3, 0.4, 0.5]
     assert search([]).space["units"].choice == [16, 32, 64]  # the pipeline's own space
 
 
-@pytest.mark.parametrize("override, message", [
-    ("search.space={unts: {choice: [8]}}", "Did you mean 'units'"),
-    ("search.space={units: {chioce: [8]}}", "Did you mean 'choice'"),
-    ("search.space={units: {choice: []}}", "non-empty list"),
-    ("search.space={dropout: {min: 0.5, max: 0.1}}", "greater than max"),
-    ("search.space={}", "search space is empty"),
-    ("search.space={learning_rate: {min: 0, max: 0.1, sampling: log}}", "needs min > 0"),
-    ("search.space={num_layers: {min: 0, max: 2}}", "at least 1 layer"),
-    ("search.space={cell: {min: 1, max: 2}}", "not numeric"),
-    ("search.space={units: {choice: [8, big]}}", "expected an integer"),
-    ("search.objective=val_f1", "reports ['loss', 'accuracy', 'val_loss', 'val_accuracy']"),
-    ("search.tuner=hyperbandd", "Did you mean 'hyperband'"),
-    ("search.maxtrials=3", "Did you mean 'max_trials'"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("search.space={unts: {choice: [8]}}", "Did you mean 'units'"),
+        ("search.space={units: {chioce: [8]}}", "Did you mean 'choice'"),
+        ("search.space={units: {choice: []}}", "non-empty list"),
+        ("search.space={dropout: {min: 0.5, max: 0.1}}", "greater than max"),
+        ("search.space={}", "search space is empty"),
+        ("search.space={learning_rate: {min: 0, max: 0.1, sampling: log}}", "needs min > 0"),
+        ("search.space={num_layers: {min: 0, max: 2}}", "at least 1 layer"),
+        ("search.space={cell: {min: 1, max: 2}}", "not numeric"),
+        ("search.space={units: {choice: [8, big]}}", "expected an integer"),
+        ("search.objective=val_f1", "reports ['loss', 'accuracy', 'val_loss', 'val_accuracy']"),
+        ("search.tuner=hyperbandd", "Did you mean 'hyperband'"),
+        ("search.maxtrials=3", "Did you mean 'max_trials'"),
+        ("search.space={wide: {choice: [1, 2]}}", "unknown key 'search.space.wide'"),  # a list of paths: not searched
+    ],
+)
 def test_bad_search_sections_name_the_problem(override, message):
     with pytest.raises(ConfigError) as err:
         search([override])
@@ -70,7 +89,7 @@ def test_direction_is_checked_against_the_objective():
 
 
 def test_objective_defaults_to_the_fused_score_with_a_late_ngram_path():
-    late = ["model.ngram_features=2", "model.late_ngrams={ngram_init: naive_bayes}"]
+    late = ["model.wide=[{ngrams: 2}, {ngrams: 2, init: naive_bayes, fusion: late}]"]
     assert search([]).objective == "val_accuracy"
     assert search(late).objective == "val_fused_accuracy"
     assert search(late + ["search.objective=val_loss"]).objective == "val_loss"
@@ -146,11 +165,14 @@ def test_tune_hyperband_reports_retrains_and_keeps_no_trial_weights(tmp_path):
     assert "Best: trial" in (tmp_path / "summary.md").read_text()
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["search"]["best_hyperparameters"] == result.best_hyperparameters and "accuracy" in metrics["test"]
+    assert metrics["train_seconds"] > 0 and metrics["history"][0]["loss"]  # written by train_evaluate_write
     loaded = textlstm.load(tmp_path / "model.keras")
     best = result.best_hyperparameters
     assert loaded.config.model.units == [best["units_1"]] and result.best_config.model.units == [best["units_1"]]
-    assert (loaded.config.train.learning_rate, loaded.config.train.batch_size) == (best["learning_rate"],
-                                                                                   best["batch_size"])
+    assert (loaded.config.train.learning_rate, loaded.config.train.batch_size) == (
+        best["learning_rate"],
+        best["batch_size"],
+    )
     assert loaded.predict(["a great film"])[0].label in ("positive", "negative")
     assert result.classifier.predict(["a great film"])[0].label == loaded.predict(["a great film"])[0].label
 
@@ -170,13 +192,20 @@ def test_tune_hyperband_reports_retrains_and_keeps_no_trial_weights(tmp_path):
     with pytest.raises(ConfigError, match="different search space.*units.*--overwrite"):
         tune(PIPELINE, tmp_path, overrides=other, progress=False)
     # so is other data or a model change outside the space, before any work
-    for change, where in [("data.demo_size=700", "data.demo_size: 600 -> 700"),
-                          ("model.cell=gru", "model.cell: 'lstm' -> 'gru'")]:
+    for change, where in [
+        ("data.demo_size=700", "data.demo_size: 600 -> 700"),
+        ("model.cell=gru", "model.cell: 'lstm' -> 'gru'"),
+    ]:
         with pytest.raises(ConfigError, match=f"trained on something else.*{where}.*--overwrite"):
             tune(PIPELINE, tmp_path, overrides=overrides + [change], progress=False)
     # keys that trials replace or do not use may change
-    again = tune(PIPELINE, tmp_path, overrides=overrides + ["train.epochs=2", "train.verbose=1"], progress=False,
-                 retrain_best=False)
+    again = tune(
+        PIPELINE,
+        tmp_path,
+        overrides=overrides + ["train.epochs=2", "train.verbose=1"],
+        progress=False,
+        retrain_best=False,
+    )
     assert len(_events(tmp_path)) == before and len(again.trials) == 4
 
 
@@ -188,8 +217,12 @@ def test_tune_scores_a_late_fusion_model_on_the_fused_accuracy(tmp_path):
     from textlstm.tuning import tune
 
     keras.utils.set_random_seed(0)
-    late = ["model.ngram_features=2", "model.ngram_buckets=4096", "model.late_ngrams={ngram_init: naive_bayes}",
-            "search.max_trials=2", "search.max_epochs=2", "search.space={units: {choice: [4, 8]}}"]
+    late = [
+        "model.wide=[{ngrams: 2, buckets: 4096}, {ngrams: 2, buckets: 4096, init: naive_bayes, fusion: late}]",
+        "search.max_trials=2",
+        "search.max_epochs=2",
+        "search.space={units: {choice: [4, 8]}}",
+    ]
     result = tune(PIPELINE, tmp_path, overrides=TINY + late, progress=False)
     assert result.objective == "val_fused_accuracy"
     assert [r["status"] for r in result.trials] == ["COMPLETED"] * 2
@@ -285,8 +318,14 @@ def _table(directory):
 
 def test_sweep_resumes_after_kill_9(tmp_path):
     overrides = TINY + ["search.max_epochs=2", "search.patience=null"]  # 3 trials
-    first = subprocess.Popen(_cli(tmp_path, "--no-retrain", overrides=overrides), cwd=REPO, env=ENV,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = subprocess.Popen(
+        _cli(tmp_path, "--no-retrain", overrides=overrides),
+        cwd=REPO,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
     def mid_trial():  # one trial finished and the next one begun
         events = _events(tmp_path)
@@ -299,8 +338,14 @@ def test_sweep_resumes_after_kill_9(tmp_path):
     finished_before = {e["trial"] for e in _events(tmp_path) if e["event"] == "end"}
     assert killed not in finished_before and not (tmp_path / "trials.csv").exists()
 
-    second = subprocess.run(_cli(tmp_path, "--no-retrain", overrides=overrides), cwd=REPO, env=ENV,
-                            capture_output=True, text=True, timeout=300)
+    second = subprocess.run(
+        _cli(tmp_path, "--no-retrain", overrides=overrides),
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert "Reloading Tuner" in second.stdout
     begins, ends = _runs_per_trial(_events(tmp_path))
@@ -316,11 +361,25 @@ def test_sweep_resumes_after_kill_9(tmp_path):
 def test_chief_and_two_workers_run_every_trial_once(tmp_path):
     address = f"127.0.0.1:{_free_port()}"
     overrides = TINY + ["search.max_trials=4"]
-    chief = subprocess.Popen(_cli(tmp_path, "--chief", address, "--no-retrain", overrides=overrides), cwd=REPO,
-                             env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    workers = [subprocess.Popen(_cli(tmp_path, "--worker", address, "--tuner-id", f"worker-{i}", "--wait", "120",
-                                     overrides=overrides), cwd=REPO, env=ENV, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True) for i in (1, 2)]
+    chief = subprocess.Popen(
+        _cli(tmp_path, "--chief", address, "--no-retrain", overrides=overrides),
+        cwd=REPO,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    workers = [
+        subprocess.Popen(
+            _cli(tmp_path, "--worker", address, "--tuner-id", f"worker-{i}", "--wait", "120", overrides=overrides),
+            cwd=REPO,
+            env=ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in (1, 2)
+    ]
     outputs = []
     try:
         for proc in [*workers, chief]:
@@ -343,19 +402,24 @@ def test_chief_and_two_workers_run_every_trial_once(tmp_path):
     assert not (tmp_path / "model.keras").exists()  # --no-retrain
 
 
-def test_a_trial_trains_the_leave_one_out_trainer():
-    """A sweep trial trains what `textlstm train` trains (here the
-    leave-one-out trainer of the naive Bayes path), not the bare network."""
+def test_a_trial_trains_through_the_classifier_trainer():
+    """A sweep trial trains what `textlstm train` trains (here an NBSVM wide
+    path fitted first, and a late path's fused score), through the same
+    `ClassifierTrainer`, not the bare network."""
     import keras_tuner as kt
 
+    from textlstm.trainer import ClassifierTrainer
     from textlstm.tuning.hypermodel import make_hypermodel
 
-    cfg = load_pipeline(PIPELINE, TINY + ["model.ngram_features=2", "model.ngram_buckets=4096",
-                                          "model.ngram_leave_one_out=true"])
+    wide = "model.wide=[{ngrams: 2, buckets: 4096, init: nbsvm, epochs: 1}, {ngrams: 1, buckets: 4096, fusion: late}]"
+    cfg = load_pipeline(PIPELINE, TINY + [wide])
     hypermodel = make_hypermodel(cfg)
     hp = kt.HyperParameters()
     hypermodel.declare_hyperparameters(hp)
     model = hypermodel.build(hp)
+    assert isinstance(hypermodel.trainer, ClassifierTrainer)
+    assert "nbsvm" in hypermodel.trainer.wide.report[0]  # the NBSVM path was fitted before the trial's network
     metrics = hypermodel.fit(hp, model)
     assert metrics["epochs_run"] == 1 and 0 <= metrics["val_accuracy"] <= 1
+    assert 0 <= metrics["val_fused_accuracy"] <= 1  # the trainer's late-path score, the sweep's objective
     assert model.optimizer.iterations.numpy() > 0  # its weights were trained (through the trainer)

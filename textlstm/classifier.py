@@ -131,8 +131,13 @@ class TextClassifier:
         return self
 
     def _metadata(self) -> dict:
-        return {"textlstm_version": __version__, "task": self.task, "labels": self.labels.names,
-                "config": self.config.to_dict(), "data": self.data_report}
+        return {
+            "textlstm_version": __version__,
+            "task": self.task,
+            "labels": self.labels.names,
+            "config": self.config.to_dict(),
+            "data": self.data_report,
+        }
 
     @classmethod
     def from_artifact(cls, model: keras.Model, meta: dict) -> TextClassifier:
@@ -169,7 +174,7 @@ class TextClassifier:
         out = np.zeros((len(texts), len(self.label_names)), "float32")
         order = np.argsort([len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             p = np.asarray(self.model.predict_on_batch(tf.constant([texts[i] for i in idx])))
             out[idx] = np.concatenate([1.0 - p, p], axis=-1) if p.shape[-1] == 1 else p
         return out
@@ -182,11 +187,14 @@ class TextClassifier:
             batch_size: texts per batch.
         """
         names = self.label_names
-        return [Prediction(names[int(p.argmax())], {n: float(v) for n, v in zip(names, p)})
-                for p in self.predict_proba(texts, batch_size)]
+        return [
+            Prediction(names[int(p.argmax())], {n: float(v) for n, v in zip(names, p)})
+            for p in self.predict_proba(texts, batch_size)
+        ]
 
-    def evaluate(self, texts=None, labels=None, output_dir: str | Path | None = None,
-                 where: list[str] | None = None) -> dict:
+    def evaluate(
+        self, texts=None, labels=None, output_dir: str | Path | None = None, where: list[str] | None = None
+    ) -> dict:
         """Accuracy, macro P/R/F1 and the confusion matrix on texts and labels, or on the test split.
 
         Args:
@@ -202,8 +210,9 @@ class TextClassifier:
         y = self.labels.encode(labels, where)
         metrics = classification_metrics(y, self.predict_proba(texts), self.label_names)
         if output_dir:
-            plot_confusion_matrix(metrics["confusion_matrix"], self.label_names,
-                                  Path(output_dir) / "confusion_matrix.png")
+            plot_confusion_matrix(
+                metrics["confusion_matrix"], self.label_names, Path(output_dir) / "confusion_matrix.png"
+            )
         return metrics
 
     # ------------------------------------------------------------ artifacts

@@ -48,10 +48,19 @@ def cmd_train(args) -> int:
     print(f"textlstm: training '{args.pipeline or 'defaults'}' -> {out}", flush=True)
     print(device_line(), flush=True)
     report = train_evaluate_write(runner, out, saved_model=args.saved_model)
-    keys = ("train_examples", "vocabulary_size", "mean_length", "truncated", "train_padding_fraction",
-            "empty_after_standardization_skipped")
-    summary = {"output": str(out), "train_seconds": round(report["train_seconds"], 1),
-               "data": {k: runner.data_report[k] for k in keys if k in runner.data_report}}
+    keys = (
+        "train_examples",
+        "vocabulary_size",
+        "mean_length",
+        "truncated",
+        "train_padding_fraction",
+        "empty_after_standardization_skipped",
+    )
+    summary = {
+        "output": str(out),
+        "train_seconds": round(report["train_seconds"], 1),
+        "data": {k: runner.data_report[k] for k in keys if k in runner.data_report},
+    }
     if "test" in report:
         summary["test"] = {k: v for k, v in report["test"].items() if not isinstance(v, (dict, list))}
     _print_json(summary)
@@ -69,8 +78,15 @@ def cmd_evaluate(args) -> int:
     data = apply_overrides({"data": dict(model.config.data.__dict__)}, args.set)["data"]
     cfg = from_dict(DataConfig, data, "data")
     fields = [getattr(cfg, name) for name in tasks.get(model.config.task).fields]
-    recs = read_records(args.data, fields, format=cfg.format, header=cfg.header, encoding=cfg.encoding,
-                        on_bad_row=cfg.on_bad_row, classes=cfg.classes)
+    recs = read_records(
+        args.data,
+        fields,
+        format=cfg.format,
+        header=cfg.header,
+        encoding=cfg.encoding,
+        on_bad_row=cfg.on_bad_row,
+        classes=cfg.classes,
+    )
     metrics = model.evaluate(*recs.columns(), where=recs.where)
     metrics["skipped"] = recs.skipped.as_dict()
     _print_json(metrics)
@@ -100,18 +116,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train from a pipeline file, evaluate on its test split, write artifacts")
     p.add_argument("pipeline", nargs="?", help="pipeline YAML (see pipelines/)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a pipeline key, e.g. --set model.units=[128] (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a pipeline key, e.g. --set model.units=[128] (repeatable)",
+    )
     p.add_argument("--output", "-o", help="output directory (default runs/<pipeline name>)")
-    p.add_argument("--saved-model", action="store_true",
-                   help="also export a TF SavedModel (serving signature takes tf.string) to DIR/saved_model")
+    p.add_argument(
+        "--saved-model",
+        action="store_true",
+        help="also export a TF SavedModel (serving signature takes tf.string) to DIR/saved_model",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="metrics of a saved model on a labelled file")
     p.add_argument("model", help="model.keras written by textlstm")
     p.add_argument("data", help="labelled data file or folder")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="data.* keys for reading the file, e.g. --set data.text=1 --set data.label=0")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="data.* keys for reading the file, e.g. --set data.text=1 --set data.label=0",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="predict texts given as arguments or on stdin; prints JSON lines")
@@ -130,14 +159,34 @@ def build_parser() -> argparse.ArgumentParser:
 # Subcommands implemented next to their feature: (name, module, add-arguments
 # function, run function, help). Each module is TensorFlow-free at import.
 EXTRA_COMMANDS = [
-    ("inspect", "textlstm.inspection", "add_inspect_arguments", "inspect_command",
-     "plot LSTM gate activations and cell state for a text"),
-    ("longrange", "textlstm.longrange", "add_longrange_arguments", "longrange_command",
-     "SimpleRNN vs GRU vs LSTM on a long-range dependency task"),
-    ("translate", "textlstm.seq2seq.cli", "add_translate_arguments", "translate_command",
-     "translate texts given as arguments or on stdin with a saved translation model"),
-    ("tune", "textlstm.tuning.cli", "add_tune_arguments", "tune_command",
-     "run a Keras Tuner sweep from a pipeline file"),
+    (
+        "inspect",
+        "textlstm.inspection",
+        "add_inspect_arguments",
+        "inspect_command",
+        "plot LSTM gate activations and cell state for a text",
+    ),
+    (
+        "longrange",
+        "textlstm.longrange",
+        "add_longrange_arguments",
+        "longrange_command",
+        "SimpleRNN vs GRU vs LSTM on a long-range dependency task",
+    ),
+    (
+        "translate",
+        "textlstm.seq2seq.cli",
+        "add_translate_arguments",
+        "translate_command",
+        "translate texts given as arguments or on stdin with a saved translation model",
+    ),
+    (
+        "tune",
+        "textlstm.tuning.cli",
+        "add_tune_arguments",
+        "tune_command",
+        "run a Keras Tuner sweep from a pipeline file",
+    ),
 ]
 
 
@@ -153,7 +202,7 @@ def _add_optional_commands(sub) -> None:
 
 def _show_progress() -> None:
     """Print textlstm's INFO lines on stderr (the long steps: NBSVM fit,
-    WordPiece learning, late fusion, refit), unless logging is set up already."""
+    WordPiece learning, late fusion), unless logging is set up already."""
     import logging
 
     logger = logging.getLogger("textlstm")

@@ -41,8 +41,14 @@ from textlstm.wide.config import FUSED_ACCURACY, WideConfig
 
 FORMATS = ("auto", "tsv", "csv", "jsonl", "folder")
 LEVELS = ("word", "character", "subword")
-STANDARDIZE = ("lower_punctuation_html", "lower_punctuation_tokens", "punctuation_tokens", "lower_html", "lower",
-               "none")
+STANDARDIZE = (
+    "lower_punctuation_html",
+    "lower_punctuation_tokens",
+    "punctuation_tokens",
+    "lower_html",
+    "lower",
+    "none",
+)
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 
 
@@ -139,8 +145,10 @@ class VectorizerConfig:
         choice(self.level, LEVELS, "vectorizer.level")
         choice(self.standardize, STANDARDIZE, "vectorizer.standardize")
         if self.level == "subword" and (self.max_tokens or 0) < 100:
-            raise ConfigError(f"vectorizer.max_tokens must be at least 100 for level: subword (the number of pieces "
-                              f"to learn), got {self.max_tokens}")
+            raise ConfigError(
+                f"vectorizer.max_tokens must be at least 100 for level: subword (the number of pieces "
+                f"to learn), got {self.max_tokens}"
+            )
         if self.max_length is not None and self.max_length < 1:
             raise ConfigError(f"vectorizer.max_length must be at least 1 (or null), got {self.max_length}")
         if self.target is not None:
@@ -176,8 +184,10 @@ class EnsembleConfig:
         if self.members < 1:
             raise ConfigError(f"train.ensemble.members must be at least 1, got {self.members}")
         if self.bagging and self.members < 2:
-            raise ConfigError(f"train.ensemble.bagging averages several members: set train.ensemble.members to 2 or "
-                              f"more (it is {self.members})")
+            raise ConfigError(
+                f"train.ensemble.bagging averages several members: set train.ensemble.members to 2 or "
+                f"more (it is {self.members})"
+            )
 
 
 @dataclass
@@ -264,8 +274,10 @@ def check_pipeline(cfg: PipelineConfig) -> PipelineConfig:
         cfg: the pipeline to check.
     """
     if cfg.train.ensemble.bagging and cfg.data.validation:
-        raise ConfigError("train.ensemble.bagging draws each member's validation split from the training data: "
-                          "remove data.validation and set data.validation_fraction")
+        raise ConfigError(
+            "train.ensemble.bagging draws each member's validation split from the training data: "
+            "remove data.validation and set data.validation_fraction"
+        )
     check = getattr(cfg.model, "check", None)
     if check is not None:
         check(cfg)
@@ -379,6 +391,20 @@ def _resolve_paths(cfg: PipelineConfig, path: Path | None) -> None:
                     break
 
 
-__all__ = ["ConfigError", "DataConfig", "VectorizerConfig", "ModelConfig", "WideConfig", "EnsembleConfig",
-           "TrainConfig", "PipelineConfig", "FUSED_ACCURACY", "load_pipeline", "pipeline_from_dict",
-           "apply_overrides", "parse_override", "check_pipeline", "from_dict"]
+__all__ = [
+    "ConfigError",
+    "DataConfig",
+    "VectorizerConfig",
+    "ModelConfig",
+    "WideConfig",
+    "EnsembleConfig",
+    "TrainConfig",
+    "PipelineConfig",
+    "FUSED_ACCURACY",
+    "load_pipeline",
+    "pipeline_from_dict",
+    "apply_overrides",
+    "parse_override",
+    "check_pipeline",
+    "from_dict",
+]

@@ -62,7 +62,9 @@ _ABSL_BANNER = re.compile(rb"^WARNING: All log messages before absl::InitializeL
 # A C++ log line: severity letter, MMDD, time, thread id, file:line]
 _LOG_LINE = re.compile(rb"^([IWEF])\d{4} [\d:.]+\s+\d+ [\w./+-]+:\d+\] ")
 # cpu_feature_guard's second line (an INFO message of two lines).
-_CONTINUATION = re.compile(rb"^To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler")
+_CONTINUATION = re.compile(
+    rb"^To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler"
+)
 _SEVERITY = {b"I": 0, b"W": 1, b"E": 2, b"F": 3}
 
 _state: dict = {"hook": None, "hide_below": None}
@@ -141,7 +143,7 @@ def filtered_stderr(hide_below: int):
         kept = filter_startup(data, hide_below) if ok else data
         while kept:
             try:
-                kept = kept[os.write(2, kept):]
+                kept = kept[os.write(2, kept) :]
             except OSError:
                 break
 
@@ -271,9 +273,12 @@ def _uninstall() -> None:
 def add_arguments(parser) -> None:
     """Document ``--tf-logs`` in `parser`'s help (`setup` takes it out of the
     arguments, wherever it is, before they are parsed)."""
-    parser.add_argument(TF_LOGS_FLAG, action="store_true",
-                        help="show TensorFlow's C++ start-up and runtime logs (hidden by default; "
-                             "TF_CPP_MIN_LOG_LEVEL, if set, is respected)")
+    parser.add_argument(
+        TF_LOGS_FLAG,
+        action="store_true",
+        help="show TensorFlow's C++ start-up and runtime logs (hidden by default; "
+        "TF_CPP_MIN_LOG_LEVEL, if set, is respected)",
+    )
 
 
 def device_line() -> str:

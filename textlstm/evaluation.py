@@ -35,8 +35,10 @@ def classification_metrics(y_true, probs: np.ndarray, label_names: list[str]) ->
         "macro_precision": float(precision.mean()),
         "macro_recall": float(recall.mean()),
         "macro_f1": float(f1.mean()),
-        "per_class": {name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-                      for name, p, r, f, s in zip(label_names, precision, recall, f1, cm.sum(axis=1))},
+        "per_class": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for name, p, r, f, s in zip(label_names, precision, recall, f1, cm.sum(axis=1))
+        },
         "labels": list(label_names),
         "confusion_matrix": cm.tolist(),
     }
@@ -76,8 +78,12 @@ def plot_history(history: dict, path: str | Path | None = None):
         if f"val_{name}" in history:
             ax.plot(epochs[: len(history[f"val_{name}"])], history[f"val_{name}"], "o-", label="validation")
         if f"val_fused_{name}" in history:  # textlstm.wide.component.FusedAccuracy: with a late wide path
-            ax.plot(epochs[: len(history[f"val_fused_{name}"])], history[f"val_fused_{name}"], "o-",
-                    label="validation, fused")
+            ax.plot(
+                epochs[: len(history[f"val_fused_{name}"])],
+                history[f"val_fused_{name}"],
+                "o-",
+                label="validation, fused",
+            )
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.grid(alpha=0.3)

@@ -27,8 +27,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_directory", "atomic_path", "is_temporary", "temporary_name", "write_bytes_atomic",
-           "write_text_atomic"]
+__all__ = [
+    "atomic_directory",
+    "atomic_path",
+    "is_temporary",
+    "temporary_name",
+    "write_bytes_atomic",
+    "write_text_atomic",
+]
 
 _TMP = ".tmp-"
 _OLD = ".old-"
@@ -157,8 +163,9 @@ def write_bytes_atomic(path: str | Path, data: bytes, fsync: bool = True) -> Pat
     return Path(path)
 
 
-def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8", newline: str | None = None,
-                      fsync: bool = True) -> Path:
+def write_text_atomic(
+    path: str | Path, text: str, encoding: str = "utf-8", newline: str | None = None, fsync: bool = True
+) -> Path:
     """Write `text` to `path` through a temporary file (see `atomic_path`):
     `path` holds the old text or the new, never part of the new.
 

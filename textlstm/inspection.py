@@ -43,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
+from textlstm.evaluation import save_figure
+
 # Names of the per-step arrays in a DirectionTrace, in Keras's column order for the gates.
 GATES = ("input_gate", "forget_gate", "candidate", "output_gate")
 STATES = ("cell", "hidden")
@@ -206,8 +208,15 @@ def trace_layer(layer, inputs, mask=None, index: int = 0) -> tuple[list[Directio
 # ---------------------------------------------------------------- finding the layers
 
 # Layers that are the identity at inference and pass the mask on unchanged.
-_PASSTHROUGH = ("Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
-                "ActivityRegularization", "Metadata")
+_PASSTHROUGH = (
+    "Dropout",
+    "SpatialDropout1D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "ActivityRegularization",
+    "Metadata",
+)
 
 
 def _check_layer(layer) -> None:
@@ -239,7 +248,8 @@ def _find_stack(model):
 
     layers = list(_flatten(model))
     recurrent = [
-        l for l in layers
+        l
+        for l in layers
         if isinstance(l, keras.layers.RNN)
         or (isinstance(l, keras.layers.Bidirectional) and isinstance(l.forward_layer, keras.layers.RNN))
     ]
@@ -253,7 +263,7 @@ def _find_stack(model):
         raise InspectionError(f"model '{model.name}' has no Embedding layer in front of its LSTM layers")
     embedding = embeddings[0]
     stack = []
-    for layer in layers[layers.index(embedding) + 1:]:
+    for layer in layers[layers.index(embedding) + 1 :]:
         if layer in recurrent:
             stack.append(layer)
         elif type(layer).__name__ in _PASSTHROUGH or isinstance(layer, keras.layers.InputLayer):
@@ -288,7 +298,9 @@ def _to_ids(text_or_ids, vectorizer, max_length=None) -> tuple[np.ndarray, list[
     else:
         ids = np.asarray(text_or_ids)
         if ids.ndim not in (1, 2) or not np.issubdtype(ids.dtype, np.integer):
-            raise InspectionError(f"expected a text or integer token ids (time,) or (batch, time), got {ids.shape} {ids.dtype}")
+            raise InspectionError(
+                f"expected a text or integer token ids (time,) or (batch, time), got {ids.shape} {ids.dtype}"
+            )
         if ids.size == 0 or not ids.any():
             raise InspectionError("the token ids hold no tokens (all padding)")
         if vectorizer is not None:
@@ -371,8 +383,14 @@ def _squeeze(result: GateInspection) -> GateInspection:
 
 # ---------------------------------------------------------------- plots and CLI
 
-def plot_gates(result: GateInspection, layer: int = 0, direction: str = "forward",
-               path: str | Path | None = None, names=(*GATES, *STATES)):
+
+def plot_gates(
+    result: GateInspection,
+    layer: int = 0,
+    direction: str = "forward",
+    path: str | Path | None = None,
+    names=(*GATES, *STATES),
+):
     """Heat maps (units x tokens) of each gate and state of one layer/direction.
 
     Gates share a 0..1 colour scale, candidate and hidden state -1..1, the cell
@@ -386,8 +404,10 @@ def plot_gates(result: GateInspection, layer: int = 0, direction: str = "forward
         raise InspectionError("plot_gates needs a single text, not a batch")
     steps, units = trace.hidden.shape
     tokens = result.tokens or [str(i) for i in range(steps)]
-    fig = Figure(figsize=(max(6.0, 1.2 + 0.45 * steps), 1.0 + len(names) * max(1.2, min(3.0, units * 0.08))),
-                 layout="constrained")
+    fig = Figure(
+        figsize=(max(6.0, 1.2 + 0.45 * steps), 1.0 + len(names) * max(1.2, min(3.0, units * 0.08))),
+        layout="constrained",
+    )
     axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
     for ax, name in zip(axes, names):
         values = trace[name].T  # units x time
@@ -404,7 +424,7 @@ def plot_gates(result: GateInspection, layer: int = 0, direction: str = "forward
     axes[-1].set_xticks(range(steps), tokens, rotation=60, ha="right", fontsize=8)
     fig.suptitle(f"{trace.layer} ({direction})")
     if path is not None:
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110)
     return fig
 
 

@@ -123,8 +123,9 @@ class HashedNgrams(keras.layers.Layer):
         self.buckets = buckets
         self.char_ngrams_shape = tuple(char_ngrams_shape) if char_ngrams_shape else None
         if self.char_ngrams_shape:
-            self.char_ngrams = self.add_weight(shape=self.char_ngrams_shape, initializer="zeros", dtype="int32",
-                                               trainable=False, name="char_ngrams")
+            self.char_ngrams = self.add_weight(
+                shape=self.char_ngrams_shape, initializer="zeros", dtype="int32", trainable=False, name="char_ngrams"
+            )
 
     def call(self, ids):
         ids = ops.cast(ids, "int64")
@@ -133,7 +134,7 @@ class HashedNgrams(keras.layers.Layer):
             h = ids[:, : ops.shape(ids)[1] - n + 1]
             valid = h > 0
             for k in range(1, n):
-                nxt = ids[:, k: ops.shape(ids)[1] - n + 1 + k]
+                nxt = ids[:, k : ops.shape(ids)[1] - n + 1 + k]
                 h = h * 1000003 + nxt
                 valid = ops.logical_and(valid, nxt > 0)
             grams.append(ops.where(valid, (h * n) % (self.buckets - 1) + 1, 0))
@@ -148,8 +149,12 @@ class HashedNgrams(keras.layers.Layer):
         return (input_shape[0], None)
 
     def get_config(self):
-        return {**super().get_config(), "order": self.order, "buckets": self.buckets,
-                "char_ngrams_shape": list(self.char_ngrams_shape) if self.char_ngrams_shape else None}
+        return {
+            **super().get_config(),
+            "order": self.order,
+            "buckets": self.buckets,
+            "char_ngrams_shape": list(self.char_ngrams_shape) if self.char_ngrams_shape else None,
+        }
 
 
 @keras.saving.register_keras_serializable(package="textlstm")

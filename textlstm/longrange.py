@@ -85,6 +85,8 @@ from pathlib import Path
 
 import numpy as np
 
+from textlstm.evaluation import save_figure
+
 
 @dataclass(frozen=True)
 class LongRangeSettings:
@@ -154,12 +156,20 @@ def build_model(cell: str, settings: LongRangeSettings, seed: int = 0):
     from textlstm.models import build_classifier
 
     config = ModelConfig(
-        cell=cell, embedding_dim=settings.embedding_dim, units=[settings.units],
-        bidirectional=False, dropout=0.0, pooling="last",
+        cell=cell,
+        embedding_dim=settings.embedding_dim,
+        units=[settings.units],
+        bidirectional=False,
+        dropout=0.0,
+        pooling="last",
     )
     model = build_classifier(
-        config, settings.vocabulary + 3, 2, embeddings=token_vectors(settings, seed),
-        train_embeddings=False, name=f"{cell}_classifier",
+        config,
+        settings.vocabulary + 3,
+        2,
+        embeddings=token_vectors(settings, seed),
+        train_embeddings=False,
+        name=f"{cell}_classifier",
     )
     model.compile(
         optimizer=keras.optimizers.Adam(settings.learning_rate, clipnorm=1.0),
@@ -188,8 +198,11 @@ def state_gradient_norms(model, ids: np.ndarray, return_logits: bool = False):
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     embedding = next(layer for layer in layers if isinstance(layer, keras.layers.Embedding))
     rnn = next(layer for layer in layers if isinstance(layer, keras.layers.RNN))
-    rest = [layer for layer in layers[layers.index(rnn) + 1:]
-            if not isinstance(layer, (keras.layers.Dropout, keras.layers.Activation))]
+    rest = [
+        layer
+        for layer in layers[layers.index(rnn) + 1 :]
+        if not isinstance(layer, (keras.layers.Dropout, keras.layers.Activation))
+    ]
     if len(rest) != 1 or not isinstance(rest[0], keras.layers.Dense) or rnn.go_backwards:
         raise ValueError("expected Embedding -> one forward recurrent layer -> Dense")
     head = rest[0]
@@ -200,7 +213,7 @@ def state_gradient_norms(model, ids: np.ndarray, return_logits: bool = False):
     with tf.GradientTape() as tape:
         for t in range(ids.shape[1]):
             _, new = rnn.cell(x[:, t], states, training=False)
-            keep = mask[:, t:t + 1]
+            keep = mask[:, t : t + 1]
             states = [tf.where(keep, n, s) for n, s in zip(tf.nest.flatten(new), states)]
             recorded.append(states)
         logits = tf.matmul(states[0], head.kernel) + head.bias  # states[0] is h: the last (unmasked) output
@@ -299,10 +312,13 @@ class LongRangeResult:
         cells = list(self.settings.cells)
         several = len(self.settings.seeds) > 1
         width = 22 if several else 18
-        what = f"median [min, max] over seeds {list(self.settings.seeds)}" if several \
-            else f"seed {self.settings.seeds[0]}"
-        lines = [f"test accuracy within {self.settings.epochs} epochs, {what}",
-                 "distance  " + "  ".join(f"{c:>{width}}" for c in cells)]
+        what = (
+            f"median [min, max] over seeds {list(self.settings.seeds)}" if several else f"seed {self.settings.seeds[0]}"
+        )
+        lines = [
+            f"test accuracy within {self.settings.epochs} epochs, {what}",
+            "distance  " + "  ".join(f"{c:>{width}}" for c in cells),
+        ]
         for d in self.settings.distances:
             parts = []
             for c in cells:
@@ -313,22 +329,31 @@ class LongRangeResult:
                 parts.append(f"{text:>{width}}")
             lines.append(f"{d:>8}  " + "  ".join(parts))
         lines.append("")
-        lines.append("gradient reaching the marker, |dz/ds_0| / |dz/ds_T| (median; 0 = float32 underflow), "
-                     "at initialization -> after training")
+        lines.append(
+            "gradient reaching the marker, |dz/ds_0| / |dz/ds_T| (median; 0 = float32 underflow), "
+            "at initialization -> after training"
+        )
         for d in self.settings.distances:
-            lines.append(f"{d:>8}  " + "  ".join(
-                f"{f'{self.memory_ratio(c, d, True):.1e} -> {self.memory_ratio(c, d):.1e}':>{width}}" for c in cells))
+            lines.append(
+                f"{d:>8}  "
+                + "  ".join(
+                    f"{f'{self.memory_ratio(c, d, True):.1e} -> {self.memory_ratio(c, d):.1e}':>{width}}" for c in cells
+                )
+            )
         lines.append("")
         lines.append("the same per step back in time, (|dz/ds_0| / |dz/ds_T|) ** (1 / distance) (median)")
         for d in self.settings.distances:
-            lines.append(f"{d:>8}  " + "  ".join(
-                f"{f'{self.gradient_per_step(c, d, True):.2f} -> {self.gradient_per_step(c, d):.2f}':>{width}}"
-                for c in cells))
+            lines.append(
+                f"{d:>8}  "
+                + "  ".join(
+                    f"{f'{self.gradient_per_step(c, d, True):.2f} -> {self.gradient_per_step(c, d):.2f}':>{width}}"
+                    for c in cells
+                )
+            )
         lines.append("")
         lines.append("epochs used (median)")
         for d in self.settings.distances:
-            used = [np.median([r["epochs"] for r in self.rows if r["cell"] == c and r["distance"] == d])
-                    for c in cells]
+            used = [np.median([r["epochs"] for r in self.rows if r["cell"] == c and r["distance"] == d]) for c in cells]
             lines.append(f"{d:>8}  " + "  ".join(f"{u:>{width}.0f}" for u in used))
         return "\n".join(lines)
 
@@ -351,21 +376,30 @@ class LongRangeResult:
         styles = {"simple_rnn": ("o", "-"), "gru": ("s", "--"), "lstm": ("^", "-")}
         for cell in self.settings.cells:
             marker, linestyle = styles.get(cell, ("o", "-"))
-            (line,) = ax.plot(distances, [self.accuracy(cell, d) for d in distances], marker=marker,
-                              linestyle=linestyle, label=cell)
+            (line,) = ax.plot(
+                distances, [self.accuracy(cell, d) for d in distances], marker=marker, linestyle=linestyle, label=cell
+            )
             if len(self.settings.seeds) > 1:
-                ax.fill_between(distances, [min(self.accuracies(cell, d)) for d in distances],
-                                [max(self.accuracies(cell, d)) for d in distances],
-                                color=line.get_color(), alpha=0.15)
+                ax.fill_between(
+                    distances,
+                    [min(self.accuracies(cell, d)) for d in distances],
+                    [max(self.accuracies(cell, d)) for d in distances],
+                    color=line.get_color(),
+                    alpha=0.15,
+                )
         ax.axhline(0.5, color="grey", linestyle=":", label="chance")
-        ax.set(xlabel="distance (distractor tokens)", ylabel="test accuracy", ylim=(0.4, 1.02),
-               title=f"Remembering the first token (within {self.settings.epochs} epochs)")
+        ax.set(
+            xlabel="distance (distractor tokens)",
+            ylabel="test accuracy",
+            ylim=(0.4, 1.02),
+            title=f"Remembering the first token (within {self.settings.epochs} epochs)",
+        )
         if len(distances) > 1 and distances[-1] / distances[0] >= 8:
             ax.set_xscale("log")
             ax.set_xticks(distances, [str(d) for d in distances])
         ax.legend()
         if path is not None:
-            fig.savefig(path, dpi=120)
+            save_figure(fig, path, dpi=120)
         return fig
 
     def plot_gradients(self, distance: int | None = None, path: str | Path | None = None):
@@ -378,8 +412,7 @@ class LongRangeResult:
         from matplotlib.figure import Figure
 
         distance = max(self.gradients) if distance is None else distance
-        panels = [("at initialization", self.initial_gradients[distance]),
-                  ("after training", self.gradients[distance])]
+        panels = [("at initialization", self.initial_gradients[distance]), ("after training", self.gradients[distance])]
         positive = [v for _, grads in panels for norms in grads.values() for v in norms if v > 0]
         floor = min(positive) / 10 if positive else 1e-30
         fig = Figure(figsize=(10, 3.8), layout="constrained")
@@ -393,7 +426,7 @@ class LongRangeResult:
             ax.legend()
         axes[0].set_ylabel("|d logit / d state at step t|")
         if path is not None:
-            fig.savefig(path, dpi=120)
+            save_figure(fig, path, dpi=120)
         return fig
 
 
@@ -419,8 +452,12 @@ def run(settings: LongRangeSettings = FULL, verbose: bool = False) -> LongRangeR
                 initial[cell].append(initial_norms)
                 start = time.perf_counter()
                 history = model.fit(
-                    x_train, y_train, epochs=settings.epochs, batch_size=settings.batch_size,
-                    validation_data=(x_val, y_val), callbacks=[_budget_callback(settings.target_accuracy)],
+                    x_train,
+                    y_train,
+                    epochs=settings.epochs,
+                    batch_size=settings.batch_size,
+                    validation_data=(x_val, y_val),
+                    callbacks=[_budget_callback(settings.target_accuracy)],
                     verbose=0,
                 )
                 seconds = time.perf_counter() - start
@@ -428,16 +465,27 @@ def run(settings: LongRangeSettings = FULL, verbose: bool = False) -> LongRangeR
                 norms = state_gradient_norms(model, x_test[:n])
                 trained[cell].append(norms)
                 epochs = len(history.history["loss"])
-                result.rows.append({
-                    "cell": cell, "distance": distance, "seed": seed, "accuracy": float(accuracy),
-                    "validation_accuracy": float(max(history.history["val_accuracy"])),
-                    "epochs": epochs, "seconds": round(seconds, 1),
-                    "memory_ratio": _ratio(norms), "initial_memory_ratio": _ratio(initial_norms),
-                    "gradient_per_step": _per_step(norms), "initial_gradient_per_step": _per_step(initial_norms),
-                })
+                result.rows.append(
+                    {
+                        "cell": cell,
+                        "distance": distance,
+                        "seed": seed,
+                        "accuracy": float(accuracy),
+                        "validation_accuracy": float(max(history.history["val_accuracy"])),
+                        "epochs": epochs,
+                        "seconds": round(seconds, 1),
+                        "memory_ratio": _ratio(norms),
+                        "initial_memory_ratio": _ratio(initial_norms),
+                        "gradient_per_step": _per_step(norms),
+                        "initial_gradient_per_step": _per_step(initial_norms),
+                    }
+                )
                 if verbose:
-                    print(f"distance {distance:>4} seed {seed} {cell:>10}: accuracy {accuracy:.3f} "
-                          f"({epochs} epochs, {seconds:.0f}s)", flush=True)
+                    print(
+                        f"distance {distance:>4} seed {seed} {cell:>10}: accuracy {accuracy:.3f} "
+                        f"({epochs} epochs, {seconds:.0f}s)",
+                        flush=True,
+                    )
         result.gradients[distance] = {c: _median_curve(v) for c, v in trained.items()}
         result.initial_gradients[distance] = {c: _median_curve(v) for c, v in initial.items()}
     return result
@@ -446,8 +494,9 @@ def run(settings: LongRangeSettings = FULL, verbose: bool = False) -> LongRangeR
 def add_longrange_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Flags of `textlstm longrange` / `python -m textlstm.longrange`."""
     parser.add_argument("--output", "-o", default="runs/longrange", help="folder for longrange.json and the plots")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"quick setting: distances {QUICK.distances}, seeds {QUICK.seeds}")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"quick setting: distances {QUICK.distances}, seeds {QUICK.seeds}"
+    )
     parser.add_argument("--distances", type=int, nargs="+", help="override the distances")
     parser.add_argument("--cells", nargs="+", choices=["simple_rnn", "gru", "lstm"], help="override the cells")
     parser.add_argument("--epochs", type=int, help="override the epoch budget")

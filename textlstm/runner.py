@@ -51,8 +51,9 @@ class Runner(Protocol):
     def cudnn_report(self) -> list: ...
 
 
-def write_outputs(runner: Runner, output_dir: str | Path, metrics: dict | None = None,
-                  extra: dict | None = None) -> dict:
+def write_outputs(
+    runner: Runner, output_dir: str | Path, metrics: dict | None = None, extra: dict | None = None
+) -> dict:
     """What a training run leaves: `model.keras`, `metrics.json` (data report,
     cuDNN report, histories, test metrics, `extra`) and `learning_curves.png`
     (`history.csv` is written during `fit`). Each file is written to a
@@ -77,8 +78,9 @@ def write_outputs(runner: Runner, output_dir: str | Path, metrics: dict | None =
     return report
 
 
-def train_evaluate_write(runner: Runner, output_dir: str | Path, saved_model: bool = False,
-                         extra: dict | None = None) -> dict:
+def train_evaluate_write(
+    runner: Runner, output_dir: str | Path, saved_model: bool = False, extra: dict | None = None
+) -> dict:
     """Train `runner` on its pipeline's data, evaluate it on the test split
     (when there is one) and write its outputs to `output_dir`.
 

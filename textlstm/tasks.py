@@ -63,17 +63,33 @@ class Task:
     def hypermodel_class(self):
         """The Keras Tuner hypermodel class, or a `ConfigError` if the task has none."""
         if self.hypermodel is None:
-            raise ConfigError(f"sweeps do not support task '{self.name}'; they support "
-                              f"{', '.join(t.name for t in TASKS.values() if t.hypermodel)}")
+            raise ConfigError(
+                f"sweeps do not support task '{self.name}'; they support "
+                f"{', '.join(t.name for t in TASKS.values() if t.hypermodel)}"
+            )
         return _resolve(self.hypermodel)
 
 
-TASKS = {task.name: task for task in (
-    Task("classification", ModelConfig, ("text", "label"), runner="textlstm.classifier:TextClassifier",
-         demo="textlstm.data.demo:demo_sentiment", hypermodel="textlstm.tuning.hypermodel:ClassifierHyperModel"),
-    Task("translation", Seq2SeqModelConfig, ("source_field", "target_field"),
-         runner="textlstm.seq2seq.translator:Translator", demo="textlstm.seq2seq.demo:demo_dates"),
-)}
+TASKS = {
+    task.name: task
+    for task in (
+        Task(
+            "classification",
+            ModelConfig,
+            ("text", "label"),
+            runner="textlstm.classifier:TextClassifier",
+            demo="textlstm.data.demo:demo_sentiment",
+            hypermodel="textlstm.tuning.hypermodel:ClassifierHyperModel",
+        ),
+        Task(
+            "translation",
+            Seq2SeqModelConfig,
+            ("source_field", "target_field"),
+            runner="textlstm.seq2seq.translator:Translator",
+            demo="textlstm.seq2seq.demo:demo_dates",
+        ),
+    )
+}
 
 
 def get(name: str) -> Task:
@@ -84,6 +100,7 @@ def get(name: str) -> Task:
     """
     if name not in TASKS:
         names = sorted(TASKS)
-        raise ConfigError(f"unknown task '{name}'; expected {', '.join(names[:-1])} or {names[-1]}"
-                          f"{suggest(str(name), names)}")
+        raise ConfigError(
+            f"unknown task '{name}'; expected {', '.join(names[:-1])} or {names[-1]}{suggest(str(name), names)}"
+        )
     return TASKS[name]

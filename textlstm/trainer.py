@@ -84,12 +84,20 @@ class ClassifierTrainer:
         """
         mc = model_config or self.config.model
         ex = self.examples
-        net = build_classifier(mc, ex.vectorizer.vocabulary_size(), ex.labels.num_classes, ex.embeddings,
-                               self.config.vectorizer.train_pretrained, name=name, wide=self.wide.paths(mc.wide))
+        net = build_classifier(
+            mc,
+            ex.vectorizer.vocabulary_size(),
+            ex.labels.num_classes,
+            ex.embeddings,
+            self.config.vectorizer.train_pretrained,
+            name=name,
+            wide=self.wide.paths(mc.wide),
+        )
         return compile_classifier(net, ex.labels.num_classes, train_config or self.config.train)
 
-    def train(self, net: keras.Model, train_config=None, output_dir: Path | None = None,
-              callbacks=()) -> TrainedNetwork:
+    def train(
+        self, net: keras.Model, train_config=None, output_dir: Path | None = None, callbacks=()
+    ) -> TrainedNetwork:
         """Fit `net` on the examples (batched by length), then fit its late fusion.
 
         Args:
@@ -101,8 +109,10 @@ class ClassifierTrainer:
         tc = train_config or self.config.train
         train_ds, val_ds = self.examples.batches(tc.batch_size)
         if self.wide.has_late and val_ds is None:
-            raise ConfigError("a late wide path (model.wide with fusion: late) fits its fusion weights on validation "
-                              "data: give validation texts (or data.validation / data.validation_fraction)")
+            raise ConfigError(
+                "a late wide path (model.wide with fusion: late) fits its fusion weights on validation "
+                "data: give validation texts (or data.validation / data.validation_fraction)"
+            )
         scores = self.wide.callbacks(net, val_ds)
         history = fit(net, train_ds, val_ds, tc, output_dir, callbacks=[*scores, *callbacks])
         return TrainedNetwork(net, history, self.wide.fuse(net, val_ds, scores))
@@ -134,8 +144,13 @@ class FitResult:
 
 
 def _pick(records: Records, idx: list[int]) -> Records:
-    return Records([records.rows[i] for i in idx], [records.where[i] for i in idx], SkipReport(), records.source,
-                   records.label_names)
+    return Records(
+        [records.rows[i] for i in idx],
+        [records.where[i] for i in idx],
+        SkipReport(),
+        records.source,
+        records.label_names,
+    )
 
 
 def fit_classifier(config: PipelineConfig, splits: Splits, output_dir: Path | None = None) -> FitResult:
@@ -160,24 +175,45 @@ def fit_classifier(config: PipelineConfig, splits: Splits, output_dir: Path | No
     else:
         pool = splits.train
         if len(splits.validation):
-            pool = Records(pool.rows + splits.validation.rows, pool.where + splits.validation.where, SkipReport(),
-                           pool.source, pool.label_names)
+            pool = Records(
+                pool.rows + splits.validation.rows,
+                pool.where + splits.validation.where,
+                SkipReport(),
+                pool.source,
+                pool.label_names,
+            )
         runs = []
         for m in range(ensemble.members):
             seed = config.train.seed + BAG_SEED_STEP * m
             log.info("bagging: member %d of %d (train.seed %d)", m + 1, ensemble.members, seed)
             keras.utils.set_random_seed(seed)
             tr, va = stratified_split([row[1] for row in pool.rows], config.data.validation_fraction, seed)
-            runs.append(_run(config, _pick(pool, tr), _pick(pool, va), seed, 1,
-                             output_dir / f"member_{m}" if output_dir else None, suffix=f"_{m}"))
+            runs.append(
+                _run(
+                    config,
+                    _pick(pool, tr),
+                    _pick(pool, va),
+                    seed,
+                    1,
+                    output_dir / f"member_{m}" if output_dir else None,
+                    suffix=f"_{m}",
+                )
+            )
     result = FitResult(runs)
     if output_dir and len(result.histories) > 1:  # each member wrote its own history.csv in member_<m>/
         write_member_history(result.histories, output_dir / "history.csv")
     return result
 
 
-def _run(config: PipelineConfig, train: Records, validation: Records, seed: int, members: int,
-         output_dir: Path | None, suffix: str = "") -> Run:
+def _run(
+    config: PipelineConfig,
+    train: Records,
+    validation: Records,
+    seed: int,
+    members: int,
+    output_dir: Path | None,
+    suffix: str = "",
+) -> Run:
     """Examples, then `members` networks seeded `seed + m`."""
     cfg = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed))
     examples = ClassificationExamples.build(train, validation, cfg.vectorizer, cfg.train, name=f"vectorizer{suffix}")
@@ -218,8 +254,11 @@ def fit_report(result: FitResult, splits: Splits, config: PipelineConfig) -> dic
         config: the pipeline.
     """
     run = result.runs[0]
-    report = {**splits.report(), **run.examples.report,
-              "train_padding_fraction": run.examples.padding.get(config.train.batch_size)}
+    report = {
+        **splits.report(),
+        **run.examples.report,
+        "train_padding_fraction": run.examples.padding.get(config.train.batch_size),
+    }
     if config.model.wide:
         report["wide"] = run.trainer.wide.report
     fusions = [t.fusion for r in result.runs for t in r.trained if t.fusion is not None]
@@ -227,11 +266,16 @@ def fit_report(result: FitResult, splits: Splits, config: PipelineConfig) -> dic
         report["fusion"] = fusions
     if len(result.histories) > 1:
         monitor = "val_accuracy" if "val_accuracy" in result.histories[0] else "accuracy"
-        report["ensemble"] = [{
-            "seed": r.seed + m,
-            "train_examples": r.examples.report["train_examples"],
-            "vocabulary_size": r.examples.report["vocabulary_size"],
-            f"best_{monitor}": max(t.history[monitor]),
-            **({"fused_accuracy": t.fusion["accuracy"]["fused"]} if t.fusion else {}),
-        } for r in result.runs for m, t in enumerate(r.trained)]
+        report["ensemble"] = [
+            {
+                "seed": r.seed + m,
+                "train_examples": r.examples.report["train_examples"],
+                "vocabulary_size": r.examples.report["vocabulary_size"],
+                f"best_{monitor}": max(t.history[monitor]),
+                **({"fused_accuracy": t.fusion["accuracy"]["fused"]} if t.fusion else {}),
+                **({"wide": r.trainer.wide.report} if config.train.ensemble.bagging and config.model.wide else {}),
+            }
+            for r in result.runs
+            for m, t in enumerate(r.trained)
+        ]
     return report

@@ -69,8 +69,12 @@ def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     kwargs = {"learning_rate": config.learning_rate}
     if config.clipnorm:
         kwargs["clipnorm"] = config.clipnorm
-    choices = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
-               "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}
+    choices = {
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.AdamW,
+        "rmsprop": keras.optimizers.RMSprop,
+        "sgd": keras.optimizers.SGD,
+    }
     return choices[name](**kwargs)  # the name was checked when the pipeline was read
 
 
@@ -78,9 +82,15 @@ def make_callbacks(config: TrainConfig, output_dir: str | Path | None, has_valid
     callbacks: list = [EpochTimer()]
     monitor = config.monitor if has_validation else config.monitor.removeprefix("val_")
     if config.patience is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=monitor_mode(monitor), patience=config.patience,
-            restore_best_weights=True, verbose=1 if resolve_verbose(config.verbose) else 0))
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                mode=monitor_mode(monitor),
+                patience=config.patience,
+                restore_best_weights=True,
+                verbose=1 if resolve_verbose(config.verbose) else 0,
+            )
+        )
     if output_dir is not None:
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -92,8 +102,12 @@ def make_callbacks(config: TrainConfig, output_dir: str | Path | None, has_valid
             partial.unlink()  # a fresh run starts a fresh history
         callbacks += [
             keras.callbacks.ModelCheckpoint(
-                str(out / "checkpoints" / "best.weights.h5"), monitor=monitor, mode=monitor_mode(monitor),
-                save_best_only=True, save_weights_only=True),
+                str(out / "checkpoints" / "best.weights.h5"),
+                monitor=monitor,
+                mode=monitor_mode(monitor),
+                save_best_only=True,
+                save_weights_only=True,
+            ),
             # The epoch's row before its backup: a kill between the two runs the
             # epoch again and its second row replaces the first (_clean_history).
             keras.callbacks.CSVLogger(str(partial), append=True),

@@ -46,7 +46,9 @@ def _sample(recs: Records, n: int | None, seed: int) -> Records:
     if not n or len(recs) <= n:
         return recs
     idx = sorted(random.Random(seed).sample(range(len(recs)), n))
-    return Records([recs.rows[i] for i in idx], [recs.where[i] for i in idx], recs.skipped, recs.source, recs.label_names)
+    return Records(
+        [recs.rows[i] for i in idx], [recs.where[i] for i in idx], recs.skipped, recs.source, recs.label_names
+    )
 
 
 def _read_split(config: DataConfig, task: str, path_or_split: str, tfds_name: str | None) -> Records:
@@ -54,11 +56,23 @@ def _read_split(config: DataConfig, task: str, path_or_split: str, tfds_name: st
     if tfds_name:
         from textlstm.data.tfds_source import read_tfds
 
-        return read_tfds(tfds_name, path_or_split, [str(f) for f in fields], data_dir=config.data_dir,
-                         download=config.download, max_examples=config.max_examples)
-    return read_records(path_or_split, fields, format=config.format, header=config.header,
-                        encoding=config.encoding, on_bad_row=config.on_bad_row,
-                        classes=getattr(config, "classes", None))
+        return read_tfds(
+            tfds_name,
+            path_or_split,
+            [str(f) for f in fields],
+            data_dir=config.data_dir,
+            download=config.download,
+            max_examples=config.max_examples,
+        )
+    return read_records(
+        path_or_split,
+        fields,
+        format=config.format,
+        header=config.header,
+        encoding=config.encoding,
+        on_bad_row=config.on_bad_row,
+        classes=getattr(config, "classes", None),
+    )
 
 
 def load_splits(config: DataConfig, task: str = "classification", seed: int = 42, hold_out: bool = True) -> Splits:
@@ -77,7 +91,9 @@ def load_splits(config: DataConfig, task: str = "classification", seed: int = 42
     source = config.source
     if source == "demo":
         train, val, test = tasks.get(task).demo_splits(config.demo_size, seed)
-        as_recs = lambda rows, name: Records(list(rows), [f"demo[{name}]#{i}" for i in range(len(rows))], SkipReport(), f"demo[{name}]")
+        as_recs = lambda rows, name: Records(
+            list(rows), [f"demo[{name}]#{i}" for i in range(len(rows))], SkipReport(), f"demo[{name}]"
+        )
         splits = Splits(as_recs(train, "train"), as_recs(val, "validation"), as_recs(test, "test"), "demo")
         for name in ("train", "validation", "test"):
             setattr(splits, name, _sample(getattr(splits, name), config.max_examples, seed))
@@ -95,7 +111,9 @@ def load_splits(config: DataConfig, task: str = "classification", seed: int = 42
     else:
         keys = [r[1] for r in train.rows] if task == "classification" else [0] * len(train)
         tr_idx, va_idx = stratified_split(keys, config.validation_fraction, seed)
-        pick = lambda idx: Records([train.rows[i] for i in idx], [train.where[i] for i in idx], SkipReport(), train.source, train.label_names)
+        pick = lambda idx: Records(
+            [train.rows[i] for i in idx], [train.where[i] for i in idx], SkipReport(), train.source, train.label_names
+        )
         validation = pick(va_idx)
         skipped = train.skipped
         train = pick(tr_idx)
@@ -115,5 +133,14 @@ def load_test_split(splits: Splits | None, config: DataConfig, task: str, seed: 
     return splits, splits.test
 
 
-__all__ = ["DataConfig", "DataError", "LabelEncoder", "Records", "SkipReport", "Splits", "load_splits", "read_records",
-           "load_test_split"]
+__all__ = [
+    "DataConfig",
+    "DataError",
+    "LabelEncoder",
+    "Records",
+    "SkipReport",
+    "Splits",
+    "load_splits",
+    "read_records",
+    "load_test_split",
+]

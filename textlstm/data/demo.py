@@ -17,13 +17,58 @@ from __future__ import annotations
 
 import random
 
-ASPECTS = ["the film", "this movie", "the acting", "the plot", "the script", "the soundtrack", "the ending",
-           "the cast", "the story", "the pacing", "the dialogue", "the camera work", "the characters", "the humor",
-           "the lead performance", "the final act", "the direction", "the score"]
-POSITIVE = ["good", "great", "wonderful", "brilliant", "moving", "charming", "clever", "gripping", "delightful",
-            "superb", "funny", "beautiful", "fresh", "smart"]
-NEGATIVE = ["bad", "awful", "dull", "boring", "terrible", "clumsy", "tedious", "weak", "predictable", "messy",
-            "bland", "painful", "stale", "silly"]
+ASPECTS = [
+    "the film",
+    "this movie",
+    "the acting",
+    "the plot",
+    "the script",
+    "the soundtrack",
+    "the ending",
+    "the cast",
+    "the story",
+    "the pacing",
+    "the dialogue",
+    "the camera work",
+    "the characters",
+    "the humor",
+    "the lead performance",
+    "the final act",
+    "the direction",
+    "the score",
+]
+POSITIVE = [
+    "good",
+    "great",
+    "wonderful",
+    "brilliant",
+    "moving",
+    "charming",
+    "clever",
+    "gripping",
+    "delightful",
+    "superb",
+    "funny",
+    "beautiful",
+    "fresh",
+    "smart",
+]
+NEGATIVE = [
+    "bad",
+    "awful",
+    "dull",
+    "boring",
+    "terrible",
+    "clumsy",
+    "tedious",
+    "weak",
+    "predictable",
+    "messy",
+    "bland",
+    "painful",
+    "stale",
+    "silly",
+]
 INTENSIFIERS = ["", "", "very", "really", "truly", "extremely", "incredibly", "quite", "rather", "so"]
 VERBS = ["was", "is", "felt", "seemed", "looked", "turned out"]
 NEGATIONS = ["not", "never", "hardly"]
@@ -91,4 +136,4 @@ def demo_sentiment(size: int = 6000, seed: int = 0, fractions=(0.8, 0.1, 0.1)):
     rng.shuffle(pairs)
     n_train = int(size * fractions[0])
     n_val = int(size * fractions[1])
-    return pairs[:n_train], pairs[n_train:n_train + n_val], pairs[n_train + n_val:]
+    return pairs[:n_train], pairs[n_train : n_train + n_val], pairs[n_train + n_val :]

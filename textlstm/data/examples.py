@@ -27,8 +27,13 @@ import numpy as np
 import tensorflow as tf
 
 from textlstm.config import TrainConfig, VectorizerConfig
-from textlstm.data.batching import batch_by_length, bucket_boundaries, sequence_lengths, vectorized, \
-    with_known_cardinality
+from textlstm.data.batching import (
+    batch_by_length,
+    bucket_boundaries,
+    sequence_lengths,
+    vectorized,
+    with_known_cardinality,
+)
 from textlstm.data.labels import LabelEncoder
 from textlstm.data.sources import Records, SkipReport
 from textlstm.data.vectorize import load_pretrained_vectors, make_vectorizer
@@ -48,8 +53,9 @@ def python_records(texts, labels, name: str) -> Records:
     texts = list(texts)
     labels = list(labels) if labels is not None else None
     if labels is None or len(texts) != len(labels):
-        raise DataError(f"{name}: give one label per text ({len(texts)} texts, "
-                        f"{'no' if labels is None else len(labels)} labels)")
+        raise DataError(
+            f"{name}: give one label per text ({len(texts)} texts, {'no' if labels is None else len(labels)} labels)"
+        )
     return Records(list(zip(texts, labels)), [f"{name}[{i}]" for i in range(len(texts))], SkipReport(), "python")
 
 
@@ -104,9 +110,15 @@ class ClassificationExamples:
     _batches: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, train: Records, validation: Records | None, vectorizer_config: VectorizerConfig,
-              train_config: TrainConfig, label_names: list[str] | None = None,
-              name: str = "vectorizer") -> ClassificationExamples:
+    def build(
+        cls,
+        train: Records,
+        validation: Records | None,
+        vectorizer_config: VectorizerConfig,
+        train_config: TrainConfig,
+        label_names: list[str] | None = None,
+        name: str = "vectorizer",
+    ) -> ClassificationExamples:
         """Encode the labels, adapt the vectorizer on the training texts and make the examples.
 
         Args:
@@ -126,27 +138,31 @@ class ClassificationExamples:
         embeddings = None
         if vectorizer_config.pretrained_vectors:
             embeddings, report["pretrained_coverage"] = load_pretrained_vectors(
-                vectorizer_config.pretrained_vectors, vocabulary, train_config.seed)
+                vectorizer_config.pretrained_vectors, vocabulary, train_config.seed
+            )
         max_length = vectorizer_config.max_length
         train_ds, train_ids = _examples(train_texts, train_y, vectorizer, max_length, training=True)
         val_ds = None
         if validation is not None and len(validation):
             val_texts, val_labels = validation.columns()
-            val_ds = _examples(val_texts, labels.encode(val_labels, validation.where), vectorizer, max_length,
-                               training=False)[0]
+            val_ds = _examples(
+                val_texts, labels.encode(val_labels, validation.where), vectorizer, max_length, training=False
+            )[0]
         lengths = sequence_lengths(train_ids)  # one pass; also fills the cache
         keep = lengths > 0
         boundaries = bucket_boundaries(lengths[keep], train_config.buckets, max_length)
         empty = int((~keep).sum())
         if empty:
             log.warning("%d training texts standardize to no tokens; they were skipped", empty)
-        report.update({
-            "train_examples": int(keep.sum()),
-            "empty_after_standardization_skipped": empty,
-            "truncated": int((lengths > max_length).sum()) if max_length else 0,
-            "mean_length": float(lengths[keep].mean()) if keep.any() else 0.0,
-            "bucket_boundaries": boundaries,
-        })
+        report.update(
+            {
+                "train_examples": int(keep.sum()),
+                "empty_after_standardization_skipped": empty,
+                "truncated": int((lengths > max_length).sum()) if max_length else 0,
+                "mean_length": float(lengths[keep].mean()) if keep.any() else 0.0,
+                "bucket_boundaries": boundaries,
+            }
+        )
         return cls(labels, vectorizer, train_ds, val_ds, boundaries, train_config, embeddings, report)
 
     def batches(self, batch_size: int | None = None):
@@ -161,8 +177,9 @@ class ClassificationExamples:
         """
         tc = self.train_config
         batch_size = batch_size or tc.batch_size
-        train = batch_by_length(self.train, batch_size, self.boundaries, shuffle=True, seed=tc.seed,
-                                bucketing=tc.buckets > 1)
+        train = batch_by_length(
+            self.train, batch_size, self.boundaries, shuffle=True, seed=tc.seed, bucketing=tc.buckets > 1
+        )
         train, self._batches[batch_size] = with_known_cardinality(train)
         val = None
         if self.validation is not None:

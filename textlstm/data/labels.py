@@ -33,7 +33,7 @@ class LabelEncoder:
         self.index = {n: i for i, n in enumerate(self.names)}
 
     @classmethod
-    def fit(cls, labels, names: list[str] | None = None) -> "LabelEncoder":
+    def fit(cls, labels, names: list[str] | None = None) -> LabelEncoder:
         """Names from the training labels (or given `names`, e.g. TFDS ClassLabel)."""
         if names:
             return cls(list(names))

@@ -40,7 +40,7 @@ class SkipReport:
         if len(self.examples) < self.max_examples:
             self.examples.append(f"{where}: {reason}")
 
-    def update(self, other: "SkipReport") -> None:
+    def update(self, other: SkipReport) -> None:
         self.counts.update(other.counts)
         room = self.max_examples - len(self.examples)
         self.examples.extend(other.examples[: max(room, 0)])
@@ -77,7 +77,7 @@ class Records:
             return ()
         return tuple(list(col) for col in zip(*self.rows))
 
-    def head(self, n: int) -> "Records":
+    def head(self, n: int) -> Records:
         return Records(self.rows[:n], self.where[:n], self.skipped, self.source, self.label_names)
 
 
@@ -115,7 +115,7 @@ def _read_text(path: Path, encoding: str, on_bad_row: str, skipped: SkipReport) 
         line = raw[: err.start].count(b"\n") + 1
         if on_bad_row != "skip":
             raise DataError(
-                f"{path}:{line}: bytes {raw[err.start:err.end]!r} are not valid {encoding} "
+                f"{path}:{line}: bytes {raw[err.start : err.end]!r} are not valid {encoding} "
                 f"(set data.encoding, e.g. cp1252, or data.on_bad_row: skip)"
             ) from None
     lines = []
@@ -229,7 +229,9 @@ def _read_jsonl(path: Path, fields, encoding, on_bad_row) -> Records:
     return Records(rows, where, skipped, str(path))
 
 
-def read_folder(path: str | Path, classes: list[str] | None = None, encoding: str = "utf-8", on_bad_row: str = "error") -> Records:
+def read_folder(
+    path: str | Path, classes: list[str] | None = None, encoding: str = "utf-8", on_bad_row: str = "error"
+) -> Records:
     """A folder-per-label tree (`path/<label>/*.txt`, the aclImdb layout):
     rows are `(text, label)`. `classes` limits the folders used (aclImdb's
     `train/unsup` holds unlabeled reviews); folders left out are reported."""

@@ -67,12 +67,16 @@ def read_tfds(
     where = f"tfds:{name} (data_dir={data_dir or '~/tensorflow_datasets'})"
     if not builder.is_prepared():
         if not download:
-            raise DataError(f"{where}: not prepared and data.download is false; prepare it on a machine with internet "
-                            f"(`tfds build {name}`) and point data.data_dir at it")
+            raise DataError(
+                f"{where}: not prepared and data.download is false; prepare it on a machine with internet "
+                f"(`tfds build {name}`) and point data.data_dir at it"
+            )
         if not network_available():
-            raise DataError(f"{where}: not prepared there, and the download host {PROBE_HOST[0]} cannot be reached "
-                            f"(offline?). Prepare it on a machine with internet (`tfds build {name} --data_dir DIR`), "
-                            f"copy DIR here and set data.data_dir, or use a TSV/CSV/JSONL source")
+            raise DataError(
+                f"{where}: not prepared there, and the download host {PROBE_HOST[0]} cannot be reached "
+                f"(offline?). Prepare it on a machine with internet (`tfds build {name} --data_dir DIR`), "
+                f"copy DIR here and set data.data_dir, or use a TSV/CSV/JSONL source"
+            )
     features = builder.info.features
     available = list(features.keys()) if hasattr(features, "keys") else []
     for f in fields:
@@ -83,7 +87,9 @@ def read_tfds(
     try:
         ds = tfds.load(name, split=split, data_dir=data_dir, download=download, try_gcs=False)
     except Exception as err:
-        raise DataError(f"{where}: loading split '{split}' failed: {type(err).__name__}: {str(err).splitlines()[0]}") from None
+        raise DataError(
+            f"{where}: loading split '{split}' failed: {type(err).__name__}: {str(err).splitlines()[0]}"
+        ) from None
     if max_examples:
         ds = ds.take(max_examples)
     label_names = None

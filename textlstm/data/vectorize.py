@@ -84,8 +84,10 @@ def _tensorflow_text():
     try:
         import tensorflow_text
     except ImportError as err:  # not installed, or a build that does not load (tensorflow-text 2.21.0)
-        raise ConfigError(f"vectorizer.level: subword needs tensorflow-text>=2.21.1 ({err}); "
-                          "install it with: pip install 'textlstm[subword]'") from err
+        raise ConfigError(
+            f"vectorizer.level: subword needs tensorflow-text>=2.21.1 ({err}); "
+            "install it with: pip install 'textlstm[subword]'"
+        ) from err
     return tensorflow_text
 
 
@@ -108,8 +110,13 @@ class WordPieceSplit:
             # tracing, so every graph and eager call can use its model tensor.
             with tf.init_scope():
                 self._tokenizer = _tensorflow_text().FastWordpieceTokenizer(
-                    self.vocabulary, suffix_indicator="##", unknown_token="[UNK]", token_out_type=tf.string,
-                    no_pretokenization=False, support_detokenization=False)
+                    self.vocabulary,
+                    suffix_indicator="##",
+                    unknown_token="[UNK]",
+                    token_out_type=tf.string,
+                    no_pretokenization=False,
+                    support_detokenization=False,
+                )
         return self._tokenizer.tokenize(texts)  # (batch, pieces), ragged
 
     def get_config(self):
@@ -134,10 +141,13 @@ def learn_wordpieces(texts: tf.data.Dataset, size: int, standardize) -> list[str
         texts = texts.map(standardize)
     log.info("learning a WordPiece vocabulary of about %d pieces", size)
     return bert_vocab_from_dataset.bert_vocab_from_dataset(
-        texts, vocab_size=size, reserved_tokens=["[UNK]"], bert_tokenizer_params={"lower_case": False})
+        texts, vocab_size=size, reserved_tokens=["[UNK]"], bert_tokenizer_params={"lower_case": False}
+    )
 
 
-def make_vectorizer(config: VectorizerConfig, texts=None, name: str = "vectorizer", batch_size: int = 1024) -> keras.layers.TextVectorization:
+def make_vectorizer(
+    config: VectorizerConfig, texts=None, name: str = "vectorizer", batch_size: int = 1024
+) -> keras.layers.TextVectorization:
     """A `TextVectorization` from `config`, adapted on `texts` when given.
 
     At `level: subword` its split is a `WordPieceSplit` of about
@@ -151,7 +161,7 @@ def make_vectorizer(config: VectorizerConfig, texts=None, name: str = "vectorize
     """
     ds = None
     if texts is not None:
-        ds = (texts if isinstance(texts, tf.data.Dataset) else tf.data.Dataset.from_tensor_slices(list(texts)))
+        ds = texts if isinstance(texts, tf.data.Dataset) else tf.data.Dataset.from_tensor_slices(list(texts))
         ds = ds.batch(batch_size)
     split = {"word": "whitespace", "character": "character"}.get(config.level)
     if config.level == "subword":

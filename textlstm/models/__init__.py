@@ -14,7 +14,7 @@ from textlstm._lazy import lazy_getattr
 _LAZY = {
     "ModelConfig": "textlstm.models.config",
     "build_classifier": "textlstm.models.classifier",
-    "compile_classifier": "textlstm.models.classifier",
+    "compile_classifier": "textlstm.models.heads",
     "cudnn_report": "textlstm.models.cudnn",
     "format_report": "textlstm.models.cudnn",
     "CudnnStatus": "textlstm.models.cudnn",

@@ -30,7 +30,8 @@ def string_classifier(parts, max_length: int | None, metadata: dict) -> keras.Mo
     outputs = []
     for i, (vectorizer, networks) in enumerate(parts):
         ids = NonEmptySequences(max_length=max_length, name="non_empty" if len(parts) == 1 else f"non_empty_{i}")(
-            vectorizer(text))
+            vectorizer(text)
+        )
         outputs += [net(ids) for net in networks]
     probs = outputs[0] if len(outputs) == 1 else keras.layers.Average(name="ensemble")(outputs)
     probs = Metadata(metadata, name="metadata")(probs)

@@ -19,8 +19,15 @@ from textlstm.models.rnn import recurrent_layer
 from textlstm.wide.component import add_wide_paths
 
 
-def build_classifier(config: ModelConfig, vocab_size: int, num_classes: int, embeddings: np.ndarray | None = None,
-                     train_embeddings: bool = True, name: str = "classifier", wide=()) -> keras.Model:
+def build_classifier(
+    config: ModelConfig,
+    vocab_size: int,
+    num_classes: int,
+    embeddings: np.ndarray | None = None,
+    train_embeddings: bool = True,
+    name: str = "classifier",
+    wide=(),
+) -> keras.Model:
     """A functional model from right-padded token ids `(batch, time)` (0 =
     padding) to class probabilities: one sigmoid unit for 2 classes, softmax otherwise.
 
@@ -43,8 +50,15 @@ def build_classifier(config: ModelConfig, vocab_size: int, num_classes: int, emb
         dim = embeddings.shape[1]
     else:
         dim = config.embedding_dim
-    embedding = keras.layers.Embedding(vocab_size, dim, mask_zero=True, embeddings_initializer="uniform",
-                                       embeddings_regularizer=reg, trainable=train_embeddings, name="embedding")
+    embedding = keras.layers.Embedding(
+        vocab_size,
+        dim,
+        mask_zero=True,
+        embeddings_initializer="uniform",
+        embeddings_regularizer=reg,
+        trainable=train_embeddings,
+        name="embedding",
+    )
     x = embedding(ids)
     if embeddings is not None:
         embedding.embeddings.assign(embeddings)  # assigned, not a Constant initializer (kept out of the JSON config)
@@ -56,8 +70,14 @@ def build_classifier(config: ModelConfig, vocab_size: int, num_classes: int, emb
     pooled = config.pooling in ("max", "mean")
     for i, units in enumerate(config.units):
         last = i == len(config.units) - 1
-        x = recurrent_layer(config.cell, units, return_sequences=not last or pooled, bidirectional=config.bidirectional,
-                            dropout=config.rnn_dropout, name=f"{config.cell}_{i}")(x)
+        x = recurrent_layer(
+            config.cell,
+            units,
+            return_sequences=not last or pooled,
+            bidirectional=config.bidirectional,
+            dropout=config.rnn_dropout,
+            name=f"{config.cell}_{i}",
+        )(x)
     if pooled:
         x = MaskedPooling1D(config.pooling, name=f"{config.pooling}_pool")(x)
     if config.dropout:

@@ -58,8 +58,10 @@ class ModelConfig:
         for name in ("dropout", "embedding_dropout", "word_dropout", "rnn_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"model.{name} must be in [0, 1), got {getattr(self, name)}")
-        self.wide = [p if isinstance(p, WideConfig) else from_dict(WideConfig, p, f"model.wide[{i}]")
-                     for i, p in enumerate(self.wide or [])]
+        self.wide = [
+            p if isinstance(p, WideConfig) else from_dict(WideConfig, p, f"model.wide[{i}]")
+            for i, p in enumerate(self.wide or [])
+        ]
 
     @property
     def joint_paths(self) -> list[WideConfig]:
@@ -83,8 +85,12 @@ class ModelConfig:
         """
         monitor = pipeline.train.monitor
         if monitor == FUSED_ACCURACY and not self.has_late_path:
-            raise ConfigError(f"train.monitor: {FUSED_ACCURACY} is the score of a late wide path's fusion "
-                              "(model.wide with fusion: late), and this model has none")
+            raise ConfigError(
+                f"train.monitor: {FUSED_ACCURACY} is the score of a late wide path's fusion "
+                "(model.wide with fusion: late), and this model has none"
+            )
         if monitor not in ("val_accuracy", "val_loss", "accuracy", "loss", FUSED_ACCURACY):
-            raise ConfigError(f"train.monitor must be val_accuracy, val_loss or {FUSED_ACCURACY} (or accuracy / "
-                              f"loss without validation data), got {monitor!r}")
+            raise ConfigError(
+                f"train.monitor must be val_accuracy, val_loss or {FUSED_ACCURACY} (or accuracy / "
+                f"loss without validation data), got {monitor!r}"
+            )

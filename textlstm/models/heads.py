@@ -48,8 +48,7 @@ class SmoothedSparseCategoricalCrossentropy(keras.losses.Loss):
     True
     """
 
-    def __init__(self, label_smoothing: float = 0.0, name: str = "smoothed_sparse_categorical_crossentropy",
-                 **kwargs):
+    def __init__(self, label_smoothing: float = 0.0, name: str = "smoothed_sparse_categorical_crossentropy", **kwargs):
         super().__init__(name=name, **kwargs)
         self.label_smoothing = label_smoothing
 
@@ -75,8 +74,11 @@ def compile_classifier(net: keras.Model, num_classes: int, train_config: TrainCo
         loss = keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
         metrics = [keras.metrics.BinaryAccuracy(name="accuracy")]
     else:
-        loss = (SmoothedSparseCategoricalCrossentropy(smoothing) if smoothing
-                else keras.losses.SparseCategoricalCrossentropy())
+        loss = (
+            SmoothedSparseCategoricalCrossentropy(smoothing)
+            if smoothing
+            else keras.losses.SparseCategoricalCrossentropy()
+        )
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     net.compile(optimizer=make_optimizer(train_config), loss=loss, metrics=metrics)
     return net

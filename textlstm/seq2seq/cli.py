@@ -24,8 +24,9 @@ def add_translate_arguments(parser) -> None:
     parser.add_argument("model", help="model.keras written by `textlstm train` for a translation pipeline")
     parser.add_argument("texts", nargs="*", help="texts to translate (none: one per line on standard input)")
     decoding = parser.add_mutually_exclusive_group()
-    decoding.add_argument("--beam-width", type=int, default=None, metavar="K",
-                          help="beam width (default: the model's beam_width)")
+    decoding.add_argument(
+        "--beam-width", type=int, default=None, metavar="K", help="beam width (default: the model's beam_width)"
+    )
     decoding.add_argument("--greedy", action="store_true", help="greedy decoding (same as --beam-width 1)")
     parser.add_argument("--json", action="store_true", help='print {"source", "translation"} JSON lines')
 
@@ -45,12 +46,15 @@ def translate_command(args) -> int:
         raise SystemExit("error: --beam-width must be >= 1")
     model = load(args.model)
     if not hasattr(model, "translate"):
-        raise ArtifactError(f"{args.model}: not a translation model (task {model.config.task!r}); "
-                            f"use `textlstm predict`")
+        raise ArtifactError(
+            f"{args.model}: not a translation model (task {model.config.task!r}); use `textlstm predict`"
+        )
     texts = _read_lines(args.texts)
     keep = [i for i, t in enumerate(texts) if t.strip()]
     outputs = [""] * len(texts)
-    for i, out in zip(keep, model.translate([texts[i] for i in keep], beam_width=1 if args.greedy else args.beam_width)):
+    for i, out in zip(
+        keep, model.translate([texts[i] for i in keep], beam_width=1 if args.greedy else args.beam_width)
+    ):
         outputs[i] = out
     for text, out in zip(texts, outputs):
         print(json.dumps({"source": text, "translation": out}, ensure_ascii=False) if args.json else out)

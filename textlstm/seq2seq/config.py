@@ -86,20 +86,25 @@ class Seq2SeqModelConfig:
         if vectorizer.pretrained_vectors or target.pretrained_vectors:
             raise ConfigError("vectorizer.pretrained_vectors is not supported for translation yet")
         if target.level == "subword":
-            raise ConfigError("vectorizer.target.level: subword is not supported (decoded pieces are not joined back "
-                              "into words yet); use word or character for the target side (the source may be subword)")
+            raise ConfigError(
+                "vectorizer.target.level: subword is not supported (decoded pieces are not joined back "
+                "into words yet); use word or character for the target side (the source may be subword)"
+            )
         if target.max_tokens is not None and target.max_tokens < 5:
-            raise ConfigError(f"vectorizer.target.max_tokens must be >= 5 (padding, [UNK], [start], [end] and "
-                              f"at least one token), got {target.max_tokens}")
+            raise ConfigError(
+                f"vectorizer.target.max_tokens must be >= 5 (padding, [UNK], [start], [end] and "
+                f"at least one token), got {target.max_tokens}"
+            )
         if pipeline.train.ensemble.members > 1:
             raise ConfigError("train.ensemble is not supported for translation")
         if pipeline.train.monitor not in ("val_loss", "val_accuracy", "loss", "accuracy"):
-            raise ConfigError(f"train.monitor must be val_loss or val_accuracy (the masked token accuracy) for "
-                              f"translation, got {pipeline.train.monitor!r}")
+            raise ConfigError(
+                f"train.monitor must be val_loss or val_accuracy (the masked token accuracy) for "
+                f"translation, got {pipeline.train.monitor!r}"
+            )
 
     def encoder_sizes(self) -> list[int]:
         return list(self.encoder_units or self.units)
 
     def decoder_sizes(self) -> list[int]:
         return list(self.decoder_units or self.units)
-

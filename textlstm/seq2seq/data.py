@@ -40,7 +40,6 @@ import numpy as np
 import tensorflow as tf
 
 from textlstm.config import VectorizerConfig
-from textlstm.errors import ConfigError
 from textlstm.data.batching import PARALLEL_CALLS, sequence_lengths, vectorized
 from textlstm.data.sources import DataError
 from textlstm.data.vectorize import make_vectorizer
@@ -68,7 +67,9 @@ def make_pair_vectorizers(config: VectorizerConfig, sources, targets):
     """
     target_config = config.for_target()  # its rules are checked with the pipeline (Seq2SeqModelConfig.check)
     source_vectorizer = make_vectorizer(config, sources, name="source_vectorizer")
-    room = dataclasses.replace(target_config, max_tokens=target_config.max_tokens - 2 if target_config.max_tokens else None)
+    room = dataclasses.replace(
+        target_config, max_tokens=target_config.max_tokens - 2 if target_config.max_tokens else None
+    )
     adapted = make_vectorizer(room, targets, name="target_vectorizer")
     target_vectorizer = make_vectorizer(dataclasses.replace(target_config, max_tokens=None), name="target_vectorizer")
     target_vectorizer.set_vocabulary(target_vocabulary(adapted.get_vocabulary()))
@@ -96,8 +97,9 @@ def _frame(max_source_length: int | None):
     return frame
 
 
-def pair_examples(sources, targets, source_vectorizer, target_vectorizer, config: VectorizerConfig,
-                  where: list[str] | None = None) -> PairExamples:
+def pair_examples(
+    sources, targets, source_vectorizer, target_vectorizer, config: VectorizerConfig, where: list[str] | None = None
+) -> PairExamples:
     """Vectorize, check, filter and frame (source, target) pairs (see the module doc)."""
     sources, targets = list(sources), list(targets)
     if len(sources) != len(targets):
@@ -107,21 +109,29 @@ def pair_examples(sources, targets, source_vectorizer, target_vectorizer, config
     where = list(where) if where is not None else [f"pairs[{i}]" for i in range(len(sources))]
     source_ids, target_ids = vectorized(sources, source_vectorizer), vectorized(targets, target_vectorizer)
     source_len, target_len = sequence_lengths(source_ids), sequence_lengths(target_ids)  # also fill the caches
-    special = target_ids.map(lambda t: tf.reduce_any((t == START_ID) | (t == END_ID)), num_parallel_calls=PARALLEL_CALLS)
+    special = target_ids.map(
+        lambda t: tf.reduce_any((t == START_ID) | (t == END_ID)), num_parallel_calls=PARALLEL_CALLS
+    )
     bad = np.flatnonzero(np.fromiter(special.as_numpy_iterator(), bool, len(targets)))
     if len(bad):
-        raise DataError(f"{where[bad[0]]}: the target contains the literal token {START_TOKEN!r} or {END_TOKEN!r}, "
-                        f"which the decoder reserves ({len(bad)} such targets); remove it or change "
-                        f"vectorizer.target.standardize so that it is split apart")
+        raise DataError(
+            f"{where[bad[0]]}: the target contains the literal token {START_TOKEN!r} or {END_TOKEN!r}, "
+            f"which the decoder reserves ({len(bad)} such targets); remove it or change "
+            f"vectorizer.target.standardize so that it is split apart"
+        )
     max_source, max_target = config.max_length, config.for_target().max_length
     empty = (source_len == 0) | (target_len == 0)
     too_long = ~empty & (target_len > max_target) if max_target else np.zeros_like(empty)
     keep = ~empty & ~too_long
     if not keep.any():
-        raise DataError(f"none of the {len(sources)} pairs is usable: {int(empty.sum())} standardize to no tokens "
-                        f"on one side, {int(too_long.sum())} have targets over {max_target} tokens")
-    skipped = [f"{where[i]}: {'empty after standardization' if empty[i] else 'target too long'}"
-               for i in np.flatnonzero(~keep)[:5]]
+        raise DataError(
+            f"none of the {len(sources)} pairs is usable: {int(empty.sum())} standardize to no tokens "
+            f"on one side, {int(too_long.sum())} have targets over {max_target} tokens"
+        )
+    skipped = [
+        f"{where[i]}: {'empty after standardization' if empty[i] else 'target too long'}"
+        for i in np.flatnonzero(~keep)[:5]
+    ]
     if not keep.all():
         log.warning("%d of %d pairs skipped (first: %s)", int((~keep).sum()), len(keep), "; ".join(skipped))
     clipped = np.minimum(source_len, max_source) if max_source else source_len

@@ -72,8 +72,9 @@ def special_ids(vocabulary) -> tuple[int, int]:
     return vocabulary.index(START_TOKEN), vocabulary.index(END_TOKEN)
 
 
-def ids_to_texts(ids, vocabulary, end_id: int | None = None, separator: str = " ",
-                 skip_ids=(PAD_ID,), start_id: int | None = None) -> list[str]:
+def ids_to_texts(
+    ids, vocabulary, end_id: int | None = None, separator: str = " ", skip_ids=(PAD_ID,), start_id: int | None = None
+) -> list[str]:
     """Token ids `(batch, T)` -> strings: stop at `end_id`, drop padding/start.
 
     Use `separator=""` for character-level targets.
@@ -123,6 +124,7 @@ def _pad_time(x: np.ndarray, length: int) -> np.ndarray:
 
 def _prefer_greedy(beam: DecodeResult, greedy: DecodeResult, alpha: float) -> DecodeResult:
     """Rows of `beam` replaced by `greedy` where greedy's penalized score is higher."""
+
     def ranked(r):
         return r.scores / ((5.0 + r.lengths) / 6.0) ** alpha
 
@@ -134,9 +136,14 @@ def _prefer_greedy(beam: DecodeResult, greedy: DecodeResult, alpha: float) -> De
         return np.where(use.reshape((-1,) + (1,) * (b.ndim - 1)), g, b)
 
     return DecodeResult(
-        pick(beam.ids, greedy.ids), pick(beam.log_probs, greedy.log_probs),
-        pick(beam.attention, greedy.attention), np.where(use, greedy.lengths, beam.lengths),
-        np.where(use, greedy.scores, beam.scores), beam.beam_ids, beam.beam_scores, use,
+        pick(beam.ids, greedy.ids),
+        pick(beam.log_probs, greedy.log_probs),
+        pick(beam.attention, greedy.attention),
+        np.where(use, greedy.lengths, beam.lengths),
+        np.where(use, greedy.scores, beam.scores),
+        beam.beam_ids,
+        beam.beam_scores,
+        use,
     )
 
 
@@ -148,8 +155,7 @@ def length_penalty_factor(lengths, alpha):
 class Seq2SeqInference:
     """Encoder and one-step decoder models sharing the training model's layers."""
 
-    def __init__(self, model: keras.Model, start_id: int, end_id: int,
-                 config: Seq2SeqModelConfig | None = None):
+    def __init__(self, model: keras.Model, start_id: int, end_id: int, config: Seq2SeqModelConfig | None = None):
         self.model = model
         self.layers = Seq2SeqLayers.from_model(model, config)
         self.config = self.layers.config
@@ -214,11 +220,19 @@ class Seq2SeqInference:
             finished = finished | tf.equal(best, self.end_id)
             # Finished rows keep feeding the end token: never a fully masked (pad) step.
             tokens = tf.cast(tf.where(finished, self.end_id, best), tf.int64)
-            return (t + 1, tokens, finished, new_states,
-                    ids_ta.write(t, best), lp_ta.write(t, best_lp), att_ta.write(t, weights))
+            return (
+                t + 1,
+                tokens,
+                finished,
+                new_states,
+                ids_ta.write(t, best),
+                lp_ta.write(t, best_lp),
+                att_ta.write(t, weights),
+            )
 
         _, _, _, _, ids_ta, lp_ta, att_ta = tf.while_loop(
-            cond, body, (tf.constant(0), tokens, finished, states, *arrays))
+            cond, body, (tf.constant(0), tokens, finished, states, *arrays)
+        )
         ids = tf.transpose(ids_ta.stack())
         log_probs = tf.transpose(lp_ta.stack())
         attention = tf.transpose(att_ta.stack(), [1, 0, 2])
@@ -276,8 +290,9 @@ class Seq2SeqInference:
             weights = tf.gather(tf.reshape(weights, [batch, k, -1]), parent, batch_dims=1)
             weights = tf.where(parent_finished[..., None], 0.0, weights)
             seqs = tf.concat([tf.gather(seqs, parent, batch_dims=1), token[..., None]], axis=2)
-            lps = tf.concat([tf.gather(lps, parent, batch_dims=1),
-                             tf.where(parent_finished, 0.0, token_lp)[..., None]], axis=2)
+            lps = tf.concat(
+                [tf.gather(lps, parent, batch_dims=1), tf.where(parent_finished, 0.0, token_lp)[..., None]], axis=2
+            )
             atts = tf.concat([tf.gather(atts, parent, batch_dims=1), weights[:, :, None, :]], axis=2)
             rows = tf.reshape(parent + offsets, [-1])
             states = [tf.gather(s, rows) for s in new_states]
@@ -286,14 +301,24 @@ class Seq2SeqInference:
 
         loop_vars = (tf.constant(0), tokens, scores, lengths, finished, states, seqs, lps, atts)
         invariants = tf.nest.map_structure(lambda x: x.shape, loop_vars)
-        invariants = (*invariants[:6], tf.TensorShape([None, k, None]), tf.TensorShape([None, k, None]),
-                      tf.TensorShape([None, k, None, None]))
+        invariants = (
+            *invariants[:6],
+            tf.TensorShape([None, k, None]),
+            tf.TensorShape([None, k, None]),
+            tf.TensorShape([None, k, None, None]),
+        )
         out = tf.while_loop(cond, body, loop_vars, shape_invariants=invariants)
         _, _, scores, lengths, _, _, seqs, lps, atts = out
         return seqs, lps, atts, scores
 
-    def beam_search(self, source_ids, beam_width: int | None = None, length_penalty: float | None = None,
-                    max_length: int | None = None, greedy_fallback: bool = True) -> DecodeResult:
+    def beam_search(
+        self,
+        source_ids,
+        beam_width: int | None = None,
+        length_penalty: float | None = None,
+        max_length: int | None = None,
+        greedy_fallback: bool = True,
+    ) -> DecodeResult:
         """Batched beam search; `result.ids` is the best hypothesis per sentence.
 
         Beam search is not monotone: the greedy prefix can be pruned and every
@@ -315,11 +340,20 @@ class Seq2SeqInference:
             fn = lambda s, m, a, k=k: self._beam_loop(s, m, a, k)  # noqa: E731
             self._beams[k] = tf.function(fn, reduce_retracing=True)
         source_ids = tf.convert_to_tensor(np.asarray(source_ids), tf.int64)
-        seqs, lps, atts, scores = (x.numpy() for x in self._beams[k](
-            source_ids, tf.constant(max_length), tf.constant(float(alpha))))
+        seqs, lps, atts, scores = (
+            x.numpy() for x in self._beams[k](source_ids, tf.constant(max_length), tf.constant(float(alpha)))
+        )
         ids, log_probs = seqs[:, 0], lps[:, 0]
-        result = DecodeResult(ids, log_probs, atts[:, 0], (ids != PAD_ID).sum(1), log_probs.sum(1),
-                              beam_ids=seqs, beam_scores=lps.sum(2), from_greedy=np.zeros(len(ids), bool))
+        result = DecodeResult(
+            ids,
+            log_probs,
+            atts[:, 0],
+            (ids != PAD_ID).sum(1),
+            log_probs.sum(1),
+            beam_ids=seqs,
+            beam_scores=lps.sum(2),
+            from_greedy=np.zeros(len(ids), bool),
+        )
         if greedy_fallback and k > 1:
             result = _prefer_greedy(result, self.greedy(source_ids, max_length), alpha)
         return result
@@ -333,9 +367,9 @@ class Seq2SeqInference:
         source_ids = np.asarray(source_ids)
         out = []
         for i in range(0, len(source_ids), batch_size):
-            batch = source_ids[i:i + batch_size]
+            batch = source_ids[i : i + batch_size]
             width = max(1, int((batch != PAD_ID).sum(1).max()))  # drop all-padding columns
             for row in fn(batch[:, :width], **kwargs).ids:
                 row = row.tolist()
-                out.append(row[:row.index(self.end_id)] if self.end_id in row else [t for t in row if t != PAD_ID])
+                out.append(row[: row.index(self.end_id)] if self.end_id in row else [t for t in row if t != PAD_ID])
         return out

@@ -23,8 +23,20 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December"]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 FIRST = dt.date(1950, 1, 1)
 DAYS = (dt.date(2049, 12, 31) - FIRST).days + 1
 
@@ -72,8 +84,7 @@ def date_example(d: dt.date, rng: random.Random) -> tuple[str, str]:
     return text, d.isoformat()
 
 
-def make_date_task(n_train: int = 10000, n_validation: int = 1000, n_test: int = 1000,
-                   seed: int = 0) -> Seq2SeqSplits:
+def make_date_task(n_train: int = 10000, n_validation: int = 1000, n_test: int = 1000, seed: int = 0) -> Seq2SeqSplits:
     """Deterministic splits of distinct dates (so no pair is shared by two splits)."""
     total = n_train + n_validation + n_test
     if total > DAYS:
@@ -81,7 +92,7 @@ def make_date_task(n_train: int = 10000, n_validation: int = 1000, n_test: int =
     rng = random.Random(seed)
     offsets = rng.sample(range(DAYS), total)
     pairs = [date_example(FIRST + dt.timedelta(days=o), rng) for o in offsets]
-    return Seq2SeqSplits(pairs[:n_train], pairs[n_train:n_train + n_validation], pairs[n_train + n_validation:])
+    return Seq2SeqSplits(pairs[:n_train], pairs[n_train : n_train + n_validation], pairs[n_train + n_validation :])
 
 
 def demo_dates(size: int, seed: int):

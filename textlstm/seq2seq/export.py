@@ -49,8 +49,9 @@ def ids_to_strings(ids, vocabulary: list[str], separator: str):
 def detokenize(text):
     """`textlstm.seq2seq.data.detokenize` as graph ops, with its patterns: no
     space before `. , ! ? ; : )`, none after `(`."""
-    return tf.strings.regex_replace(tf.strings.regex_replace(text, _SPACE_BEFORE.pattern, r"\1"),
-                                    _SPACE_AFTER.pattern, "(")
+    return tf.strings.regex_replace(
+        tf.strings.regex_replace(text, _SPACE_BEFORE.pattern, r"\1"), _SPACE_AFTER.pattern, "("
+    )
 
 
 def export_translator(translator, path: str | Path) -> Path:
@@ -68,8 +69,11 @@ def export_translator(translator, path: str | Path) -> Path:
     source_ids = keras.Model(model.inputs[0], model.get_layer("source_ids").output)  # text -> ids, as the artifact
 
     def outputs(ids, log_probs):
-        return {"translation": ids_to_strings(ids, vocabulary, separator), "ids": ids,
-                "score": tf.reduce_sum(log_probs, axis=1)}
+        return {
+            "translation": ids_to_strings(ids, vocabulary, separator),
+            "ids": ids,
+            "score": tf.reduce_sum(log_probs, axis=1),
+        }
 
     def greedy(sources):
         ids, log_probs, _ = inference._greedy_loop(sources, max_length)
@@ -88,16 +92,16 @@ def export_translator(translator, path: str | Path) -> Path:
         use = ranked(g_ids, g_log_probs) > ranked(ids, log_probs)
         steps = tf.maximum(tf.shape(ids)[1], tf.shape(g_ids)[1])
         pad = lambda x: tf.pad(x, [[0, 0], [0, steps - tf.shape(x)[1]]])  # noqa: E731
-        return (tf.where(use[:, None], pad(g_ids), pad(ids)),
-                tf.where(use[:, None], pad(g_log_probs), pad(log_probs)))
+        return (tf.where(use[:, None], pad(g_ids), pad(ids)), tf.where(use[:, None], pad(g_log_probs), pad(log_probs)))
 
     def endpoint(decode):
         return lambda text: outputs(*decode(source_ids(text, training=False)))
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint("serve", endpoint(beam if width > 1 else greedy),
-                         input_signature=[TEXT])  # the first endpoint is also `serving_default`
+    archive.add_endpoint(
+        "serve", endpoint(beam if width > 1 else greedy), input_signature=[TEXT]
+    )  # the first endpoint is also `serving_default`
     archive.add_endpoint("greedy", endpoint(greedy), input_signature=[TEXT])
     path = Path(path)
     with atomic_directory(path) as tmp:

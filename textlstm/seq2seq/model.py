@@ -69,10 +69,12 @@ class Seq2SeqLayers:
         n_states = _states_per_layer(config.cell)
         L = keras.layers
         made = {
-            "source_embedding": L.Embedding(source_vocab_size, config.embedding_dim, mask_zero=True,
-                                            name="source_embedding"),
-            "target_embedding": L.Embedding(target_vocab_size, config.embedding_dim, mask_zero=True,
-                                            name="target_embedding"),
+            "source_embedding": L.Embedding(
+                source_vocab_size, config.embedding_dim, mask_zero=True, name="source_embedding"
+            ),
+            "target_embedding": L.Embedding(
+                target_vocab_size, config.embedding_dim, mask_zero=True, name="target_embedding"
+            ),
             "source_dropout": L.Dropout(config.dropout, name="source_dropout"),
             "target_dropout": L.Dropout(config.dropout, name="target_dropout"),
             "output_dropout": L.Dropout(config.dropout, name="output_dropout"),
@@ -81,12 +83,21 @@ class Seq2SeqLayers:
         }
         for i, units in enumerate(enc):
             made[f"encoder_{config.cell}_{i}"] = recurrent_layer(
-                config.cell, units, return_sequences=True, return_state=True,
-                bidirectional=config.bidirectional, dropout=config.rnn_dropout, name=f"encoder_{config.cell}_{i}",
+                config.cell,
+                units,
+                return_sequences=True,
+                return_state=True,
+                bidirectional=config.bidirectional,
+                dropout=config.rnn_dropout,
+                name=f"encoder_{config.cell}_{i}",
             )
         for j, units in enumerate(dec):
             made[f"decoder_{config.cell}_{j}"] = recurrent_layer(
-                config.cell, units, return_sequences=True, return_state=True, dropout=config.rnn_dropout,
+                config.cell,
+                units,
+                return_sequences=True,
+                return_state=True,
+                dropout=config.rnn_dropout,
                 name=f"decoder_{config.cell}_{j}",
             )
             source_units = enc[j] if len(enc) == len(dec) else enc[-1]
@@ -105,8 +116,9 @@ class Seq2SeqLayers:
             made["attention_query"] = L.Dense(att_units, use_bias=False, name="attention_query")
             made["attention_key"] = L.Dense(att_units, name="attention_key")
         if config.attention != "none":
-            made["attention_projection"] = L.Dense(config.attention_dim or top, activation="tanh",
-                                                   name="attention_projection")
+            made["attention_projection"] = L.Dense(
+                config.attention_dim or top, activation="tanh", name="attention_projection"
+            )
         return cls(config, made.get)
 
     @classmethod
@@ -145,7 +157,7 @@ class Seq2SeqLayers:
         y = self.target_dropout(self.target_embedding(target_ids), training=training)
         new_states = []
         for j, layer in enumerate(self.decoder):
-            out = layer(y, initial_state=list(states[j * n:(j + 1) * n]), training=training)
+            out = layer(y, initial_state=list(states[j * n : (j + 1) * n]), training=training)
             y, layer_states = out[0], list(out[1:])
             new_states.extend(layer_states)
         weights = None
@@ -153,8 +165,10 @@ class Seq2SeqLayers:
             query = self.attention_query(y) if self.attention_query is not None else y
             key = self.attention_key(encoder_outputs)
             context, weights = self.attention(
-                [query, encoder_outputs, key], mask=[target_mask, encoder_mask],
-                return_attention_scores=True, training=training,
+                [query, encoder_outputs, key],
+                mask=[target_mask, encoder_mask],
+                return_attention_scores=True,
+                training=training,
             )
             y = self.attention_projection(ops.concatenate([y, context], axis=-1))
         logits = self.logits(self.output_dropout(y, training=training))
@@ -201,6 +215,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
     """Token-level sparse cross-entropy averaged over non-padding targets,
     optionally with label smoothing.
 
+    >>> import numpy as np
     >>> loss = MaskedSparseCategoricalCrossentropy()
     >>> float(loss(np.array([[1, 0]]), np.log(np.array([[[.5, .5], [.9, .1]]]))))  # pad ignored
     0.693...
@@ -228,8 +243,15 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
 
     MEAN_REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight")
 
-    def __init__(self, from_logits: bool = True, pad_id: int = PAD_ID, label_smoothing: float = 0.0,
-                 name: str = "masked_sparse_categorical_crossentropy", reduction="sum_over_batch_size", **kwargs):
+    def __init__(
+        self,
+        from_logits: bool = True,
+        pad_id: int = PAD_ID,
+        label_smoothing: float = 0.0,
+        name: str = "masked_sparse_categorical_crossentropy",
+        reduction="sum_over_batch_size",
+        **kwargs,
+    ):
         if reduction in self.MEAN_REDUCTIONS:
             reduction = "mean_with_sample_weight"
         super().__init__(name=name, reduction=reduction, **kwargs)
@@ -266,14 +288,19 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         if self.label_smoothing:
             onehot = ops.one_hot(y_true, ops.shape(y_pred)[-1], dtype=y_pred.dtype)
             losses = keras.losses.categorical_crossentropy(
-                onehot, y_pred, from_logits=self.from_logits, label_smoothing=self.label_smoothing)
+                onehot, y_pred, from_logits=self.from_logits, label_smoothing=self.label_smoothing
+            )
         else:
             losses = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
         return ops.where(real, losses, ops.zeros_like(losses))
 
     def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits, "pad_id": self.pad_id,
-                "label_smoothing": self.label_smoothing}
+        return {
+            **super().get_config(),
+            "from_logits": self.from_logits,
+            "pad_id": self.pad_id,
+            "label_smoothing": self.label_smoothing,
+        }
 
 
 @keras.saving.register_keras_serializable(package="textlstm")
@@ -307,8 +334,13 @@ class MaskedTokenAccuracy(keras.metrics.Metric):
         return {**super().get_config(), "pad_id": self.pad_id}
 
 
-def compile_seq2seq(model: keras.Model, learning_rate: float = 1e-3, clipnorm: float | None = 1.0,
-                    label_smoothing: float = 0.0, **kwargs) -> keras.Model:
+def compile_seq2seq(
+    model: keras.Model,
+    learning_rate: float = 1e-3,
+    clipnorm: float | None = 1.0,
+    label_smoothing: float = 0.0,
+    **kwargs,
+) -> keras.Model:
     """Adam + masked cross-entropy on logits + masked token accuracy."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, clipnorm=clipnorm),

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 from pathlib import Path
 
 import keras
@@ -33,10 +34,18 @@ from textlstm import __version__
 from textlstm.config import PipelineConfig, load_pipeline, pipeline_from_dict
 from textlstm.data import Splits, load_splits, load_test_split
 from textlstm.data.batching import batch_by_length, bucket_boundaries, with_known_cardinality
+from textlstm.files import write_text_atomic
 from textlstm.layers import Metadata, NonEmptySequences
 from textlstm.models.cudnn import cudnn_report
 from textlstm.saving import save_keras
-from textlstm.seq2seq.data import END_ID, START_ID, check_target_vocabulary, detokenize, make_pair_vectorizers, pair_examples
+from textlstm.seq2seq.data import (
+    END_ID,
+    START_ID,
+    check_target_vocabulary,
+    detokenize,
+    make_pair_vectorizers,
+    pair_examples,
+)
 from textlstm.seq2seq.decoding import Seq2SeqInference, ids_to_texts
 from textlstm.seq2seq.metrics import corpus_scores
 from textlstm.seq2seq.model import MaskedSparseCategoricalCrossentropy, MaskedTokenAccuracy, build_seq2seq
@@ -63,7 +72,7 @@ class Translator:
         self.data_report: dict = {}
 
     @classmethod
-    def from_pipeline(cls, path=None, overrides: list[str] | None = None) -> "Translator":
+    def from_pipeline(cls, path=None, overrides: list[str] | None = None) -> Translator:
         """From a pipeline file, or from the defaults (`task: translation`) when `path` is None."""
         return cls(load_pipeline(path, list(overrides or []) if path else ["task=translation", *(overrides or [])]))
 
@@ -77,7 +86,7 @@ class Translator:
         return self.config.vectorizer.for_target().level
 
     # ----------------------------------------------------------------- data
-    def prepare(self, sources=None, targets=None, validation=None) -> "Translator":
+    def prepare(self, sources=None, targets=None, validation=None) -> Translator:
         """Read the pairs (the pipeline's source when `sources` is None), adapt
         both vectorizers on the training pairs and set up the examples."""
         cfg = self.config
@@ -90,8 +99,10 @@ class Translator:
             self.data_report = self.splits.report()
         else:
             if targets is None or len(sources) != len(targets):
-                raise ValueError(f"fit(sources, targets): give one target per source, got {len(sources)} sources "
-                                 f"and {len(targets or [])} targets")
+                raise ValueError(
+                    f"fit(sources, targets): give one target per source, got {len(sources)} sources "
+                    f"and {len(targets or [])} targets"
+                )
             train_src, train_tgt, where_train = list(sources), list(targets), None
             val_src, val_tgt = (list(validation[0]), list(validation[1])) if validation else (None, None)
             where_val = [f"validation[{i}]" for i in range(len(val_src or []))]
@@ -108,14 +119,16 @@ class Translator:
             self.data_report["validation_pairs"] = val_examples.report
         self._boundaries = bucket_boundaries(train_examples.lengths, cfg.train.buckets)
         report = train_examples.report
-        self.data_report.update({
-            "train_examples": report["kept"],
-            "vocabulary_size": self.source_vectorizer.vocabulary_size(),
-            "target_vocabulary_size": len(self.target_vocabulary),
-            "mean_length": report["mean_source_length"],
-            **{k: v for k, v in report.items() if k not in ("pairs", "kept", "mean_source_length")},
-            "bucket_boundaries": self._boundaries,
-        })
+        self.data_report.update(
+            {
+                "train_examples": report["kept"],
+                "vocabulary_size": self.source_vectorizer.vocabulary_size(),
+                "target_vocabulary_size": len(self.target_vocabulary),
+                "mean_length": report["mean_source_length"],
+                **{k: v for k, v in report.items() if k not in ("pairs", "kept", "mean_source_length")},
+                "bucket_boundaries": self._boundaries,
+            }
+        )
         return self
 
     def datasets(self, batch_size: int | None = None):
@@ -127,22 +140,29 @@ class Translator:
         """
         tc = self.config.train
         batch_size = batch_size or tc.batch_size
-        train, padding = with_known_cardinality(batch_by_length(
-            self._train_examples, batch_size, self._boundaries, shuffle=True, seed=tc.seed,
-            bucketing=tc.buckets > 1))
+        train, padding = with_known_cardinality(
+            batch_by_length(
+                self._train_examples, batch_size, self._boundaries, shuffle=True, seed=tc.seed, bucketing=tc.buckets > 1
+            )
+        )
         val = None
         if self._val_examples is not None:
-            val = with_known_cardinality(batch_by_length(self._val_examples, batch_size, self._boundaries,
-                                                         bucketing=tc.buckets > 1))[0]
+            val = with_known_cardinality(
+                batch_by_length(self._val_examples, batch_size, self._boundaries, bucketing=tc.buckets > 1)
+            )[0]
         return train, val, padding
 
     def build_network(self, model_config=None, train_config=None) -> keras.Model:
         """A compiled encoder-decoder for the prepared vocabularies."""
         tc = train_config or self.config.train
-        net = build_seq2seq(model_config or self.config.model, self.source_vectorizer.vocabulary_size(),
-                            len(self.target_vocabulary))
-        net.compile(optimizer=make_optimizer(tc), metrics=[MaskedTokenAccuracy()],
-                    loss=MaskedSparseCategoricalCrossentropy(label_smoothing=tc.label_smoothing))
+        net = build_seq2seq(
+            model_config or self.config.model, self.source_vectorizer.vocabulary_size(), len(self.target_vocabulary)
+        )
+        net.compile(
+            optimizer=make_optimizer(tc),
+            metrics=[MaskedTokenAccuracy()],
+            loss=MaskedSparseCategoricalCrossentropy(label_smoothing=tc.label_smoothing),
+        )
         return net
 
     def _train_config(self):
@@ -153,17 +173,19 @@ class Translator:
         return tc
 
     # ----------------------------------------------------------------- fit
-    def fit(self, sources=None, targets=None, validation=None, output_dir=None) -> "Translator":
+    def fit(self, sources=None, targets=None, validation=None, output_dir=None) -> Translator:
         """Train on `sources`/`targets` (with `validation=(sources, targets)`),
         or on the pipeline's data when `sources` is None."""
         self.prepare(sources, targets, validation)
         train_ds, val_ds, self.data_report["train_padding_fraction"] = self.datasets()
         keras.utils.set_random_seed(self.config.train.seed)
         net = self.build_network()
-        self.history = [fit_model(net, train_ds, val_ds, self._train_config(), Path(output_dir) if output_dir else None)]
+        self.history = [
+            fit_model(net, train_ds, val_ds, self._train_config(), Path(output_dir) if output_dir else None)
+        ]
         return self.use_network(net)
 
-    def use_network(self, network: keras.Model) -> "Translator":
+    def use_network(self, network: keras.Model) -> Translator:
         """Adopt a trained network: build the decoders and the string-input artifact model."""
         self.network = network
         self.inference = Seq2SeqInference(network, START_ID, END_ID)
@@ -185,12 +207,13 @@ class Translator:
         text = keras.Input(shape=(), dtype="string", name="text")
         target_in = keras.Input(shape=(None,), dtype="int64", name="target_in_ids")
         ids = NonEmptySequences(max_length=self.config.vectorizer.max_length, name="source_ids")(
-            self.source_vectorizer(text))
+            self.source_vectorizer(text)
+        )
         ids = Metadata(self._metadata(), name="metadata")(ids)
         return keras.Model([text, target_in], self.network([ids, target_in]), name="translator")
 
     @classmethod
-    def from_artifact(cls, model: keras.Model, meta: dict) -> "Translator":
+    def from_artifact(cls, model: keras.Model, meta: dict) -> Translator:
         """The `Translator` of a loaded artifact (`textlstm.load` calls this)."""
         translator = cls(pipeline_from_dict(meta["config"]))
         translator.source_vectorizer = next(l for l in model.layers if isinstance(l, keras.layers.TextVectorization))
@@ -232,7 +255,7 @@ class Translator:
         width = max([len(row) for row in decoded] + [1])
         padded = np.zeros((len(texts), width), np.int64)
         for row, i in zip(decoded, order):
-            padded[i, :len(row)] = row
+            padded[i, : len(row)] = row
         return self.to_text(padded)
 
     def attention(self, text: str, beam_width: int | None = None) -> dict:
@@ -245,7 +268,7 @@ class Translator:
         source = [str(source_vocab[i]) for i in ids[0] if i]
         out_ids = [i for i in result.ids[0].tolist() if i]
         output = [self.target_vocabulary[i] for i in out_ids]
-        return {"source": source, "output": output, "weights": result.attention[0, :len(output), :len(source)]}
+        return {"source": source, "output": output, "weights": result.attention[0, : len(output), : len(source)]}
 
     def evaluate(self, sources=None, targets=None, output_dir=None, where: list[str] | None = None) -> dict:
         """BLEU and chrF (sacrebleu, 0-100) and exact match (0-1) on `sources`/
@@ -267,15 +290,24 @@ class Translator:
         outputs = {"greedy": self.translate(sources, beam_width=1), "beam": self.translate(sources, beam_width=k)}
         scores = {name: corpus_scores(hyps, references) for name, hyps in outputs.items()}
         metrics = {key: scores["beam"][key] for key in ("bleu", "chrf", "exact_match", "count")}
-        metrics.update({"beam_width": k, "lowercased": lowercased, "greedy": scores["greedy"], "beam": scores["beam"],
-                        "examples": [{"source": s, "reference": r, "greedy": g, "beam": b} for s, r, g, b in
-                                     zip(sources[:5], references, outputs["greedy"], outputs["beam"])]})
+        metrics.update(
+            {
+                "beam_width": k,
+                "lowercased": lowercased,
+                "greedy": scores["greedy"],
+                "beam": scores["beam"],
+                "examples": [
+                    {"source": s, "reference": r, "greedy": g, "beam": b}
+                    for s, r, g, b in zip(sources[:5], references, outputs["greedy"], outputs["beam"])
+                ],
+            }
+        )
         if output_dir:
-            Path(output_dir).mkdir(parents=True, exist_ok=True)
-            with open(Path(output_dir) / "translations.tsv", "w", newline="", encoding="utf-8") as f:
-                writer = csv.writer(f, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\")
-                writer.writerow(["source", "reference", "greedy", "beam"])
-                writer.writerows(zip(sources, references, outputs["greedy"], outputs["beam"]))
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\")
+            writer.writerow(["source", "reference", "greedy", "beam"])
+            writer.writerows(zip(sources, references, outputs["greedy"], outputs["beam"]))
+            write_text_atomic(Path(output_dir) / "translations.tsv", buffer.getvalue(), newline="")
         return metrics
 
     # ------------------------------------------------------------- artifacts

@@ -7,10 +7,11 @@ result.best_hyperparameters, result.trials[:3], result.metrics["accuracy"]
 ```
 
 Modules: `space` (the `search:` section, no TensorFlow), `hypermodel`
-(`TaskHyperModel` over a task runner; `ClassifierHyperModel`), `tuners`
-(RandomSearch, Hyperband, BayesianOptimization without checkpoints),
+(`TaskHyperModel`; `ClassifierHyperModel` over `textlstm.trainer.ClassifierTrainer`),
+`tuners` (RandomSearch, Hyperband, BayesianOptimization without checkpoints),
 `distributed` (chief/worker), `report` (trials.csv, summary.md, trials.png),
-`sweep` (`tune`), `cli` (`textlstm tune`).
+`sweep` (`tune`), `cli` (`textlstm tune`), `kt_internals` (the private Keras
+Tuner APIs still needed, in one place, checked by tests/test_private_apis.py).
 """
 
 from textlstm._lazy import lazy_getattr

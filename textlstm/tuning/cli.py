@@ -21,15 +21,21 @@ import sys
 def add_tune_arguments(p) -> None:
     p.add_argument("pipeline", help="pipeline YAML with a search: section (see pipelines/sweep_*.yaml)")
     p.add_argument("--dir", "-d", required=True, help="sweep directory (resumed when it holds the same sweep)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a pipeline key, e.g. --set search.max_trials=20 (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a pipeline key, e.g. --set search.max_trials=20 (repeatable)",
+    )
     p.add_argument("--overwrite", action="store_true", help="discard a previous sweep in --dir")
     role = p.add_mutually_exclusive_group()
     role.add_argument("--chief", metavar="HOST:PORT", help="serve the oracle to workers at HOST:PORT")
     role.add_argument("--worker", metavar="HOST:PORT", help="run trials for the chief at HOST:PORT")
     p.add_argument("--tuner-id", help="worker id (default worker-HOST-PID); reuse it to resume a worker's trial")
-    p.add_argument("--wait", type=float, default=300.0,
-                   help="seconds a worker waits for the chief before failing (default 300)")
+    p.add_argument(
+        "--wait", type=float, default=300.0, help="seconds a worker waits for the chief before failing (default 300)"
+    )
     p.add_argument("--no-retrain", action="store_true", help="only search; do not retrain the best configuration")
 
 
@@ -38,8 +44,17 @@ def tune_command(args) -> int:
     from textlstm.tuning.sweep import tune
 
     try:
-        result = tune(args.pipeline, args.dir, overrides=args.set, overwrite=args.overwrite, chief=args.chief,
-                      worker=args.worker, tuner_id=args.tuner_id, wait=args.wait, retrain_best=not args.no_retrain)
+        result = tune(
+            args.pipeline,
+            args.dir,
+            overrides=args.set,
+            overwrite=args.overwrite,
+            chief=args.chief,
+            worker=args.worker,
+            tuner_id=args.tuner_id,
+            wait=args.wait,
+            retrain_best=not args.no_retrain,
+        )
     except SweepError as err:
         print(f"textlstm: error: {err}", file=sys.stderr)
         return 2
@@ -47,10 +62,13 @@ def tune_command(args) -> int:
     if result.role == "worker":
         summary["trials_run"] = [int(e["trial"]) + 1 for e in result.trials]
     else:
-        summary |= {"objective": result.objective, "best_score": result.best_score,
-                    "best_hyperparameters": result.best_hyperparameters,
-                    "trials": len(result.trials),
-                    "completed": sum(r["status"] == "COMPLETED" for r in result.trials)}
+        summary |= {
+            "objective": result.objective,
+            "best_score": result.best_score,
+            "best_hyperparameters": result.best_hyperparameters,
+            "trials": len(result.trials),
+            "completed": sum(r["status"] == "COMPLETED" for r in result.trials),
+        }
         if result.metrics is not None:
             summary["test"] = {k: v for k, v in result.metrics.items() if not isinstance(v, (dict, list))}
     print(json.dumps(summary, indent=2, default=str))

@@ -62,8 +62,9 @@ def role_environment(tuner_id: str | None, address: str | None):
         os.environ.pop(key, None)
     if address is not None:
         host, port = parse_address(address)
-        os.environ.update({"KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": host,
-                           "KERASTUNER_ORACLE_PORT": str(port)})
+        os.environ.update(
+            {"KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": host, "KERASTUNER_ORACLE_PORT": str(port)}
+        )
     try:
         yield
     finally:
@@ -83,8 +84,10 @@ def wait_for_chief(address: str, wait: float) -> None:
     try:
         grpc.channel_ready_future(channel).result(timeout=wait)
     except grpc.FutureTimeoutError:
-        raise SweepError(f"could not reach the chief at {host}:{port} within {wait:g} s; start it first with "
-                         f"`textlstm tune PIPELINE --dir DIR --chief {host}:{port}` (or raise --wait)") from None
+        raise SweepError(
+            f"could not reach the chief at {host}:{port} within {wait:g} s; start it first with "
+            f"`textlstm tune PIPELINE --dir DIR --chief {host}:{port}` (or raise --wait)"
+        ) from None
     finally:
         channel.close()
 

@@ -95,8 +95,11 @@ class TaskHyperModel(kt.HyperModel):
         if units is not None:
             for i in range(max(possible)):
                 active = [v for v in possible if v > i]
-                scope = (hp.conditional_scope("num_layers", active) if layers is not None and len(active) < len(possible)
-                         else contextlib.nullcontext())
+                scope = (
+                    hp.conditional_scope("num_layers", active)
+                    if layers is not None and len(active) < len(possible)
+                    else contextlib.nullcontext()
+                )
                 with scope:
                     value = declare(hp, units, f"units_{i + 1}")
                 if i < n and value is not None:
@@ -120,8 +123,14 @@ class TaskHyperModel(kt.HyperModel):
     def trial_config(self, hp, epochs: int | None = None) -> TrainConfig:
         """The train config of one trial: early stopping on the objective, quiet, no TensorBoard."""
         train = self.configs(hp)[1]
-        return dataclasses.replace(train, epochs=epochs or self.search.max_epochs, monitor=self.search.objective,
-                                   patience=self.search.patience, verbose=0, tensorboard=False)
+        return dataclasses.replace(
+            train,
+            epochs=epochs or self.search.max_epochs,
+            monitor=self.search.objective,
+            patience=self.search.patience,
+            verbose=0,
+            tensorboard=False,
+        )
 
     # ----------------------------------------------------- build and train
     def ensure_prepared(self):
@@ -159,8 +168,9 @@ def best_epoch_metrics(history: dict, objective: str, direction: str) -> dict:
     run and `best_epoch`, 1-based)."""
     if objective not in history:
         reported = sorted(k for k in history if k != "epoch_time")
-        raise kt.errors.FatalValueError(f"search.objective: the model does not report '{objective}' "
-                                        f"(no validation data?); it reports {reported}")
+        raise kt.errors.FatalValueError(
+            f"search.objective: the model does not report '{objective}' (no validation data?); it reports {reported}"
+        )
     scores = history[objective]
     best = best_index(scores, direction)
     out = {k: v[best] for k, v in history.items() if k != "epoch_time" and len(v) == len(scores)}
@@ -176,8 +186,9 @@ def _coerce(cls, values: dict) -> dict:
         hint = hints.get(name)
         if hint is bool:
             value = bool(value)
-        elif hint is int or (typing.get_origin(hint) is not None and int in typing.get_args(hint)
-                             and float not in typing.get_args(hint)):
+        elif hint is int or (
+            typing.get_origin(hint) is not None and int in typing.get_args(hint) and float not in typing.get_args(hint)
+        ):
             value = int(value)
         out[name] = value
     return out

@@ -61,8 +61,9 @@ def trial_rows(oracle, events: list[dict], objective: str, direction: str, max_e
         row.update({"seconds": end.get("seconds"), "tuner": end.get("tuner"), "runs": runs.get(trial_id, 0)})
         rows.append(row)
     sign = -1 if direction == "max" else 1
-    done = sorted((r for r in rows if r["status"] == "COMPLETED" and _number(r[objective])),
-                  key=lambda r: sign * r[objective])
+    done = sorted(
+        (r for r in rows if r["status"] == "COMPLETED" and _number(r[objective])), key=lambda r: sign * r[objective]
+    )
     return done + sorted((r for r in rows if r not in done), key=lambda r: r["trial"])
 
 
@@ -93,7 +94,7 @@ def hyperparameter_names(rows: list[dict], objective: str) -> list[str]:
     for row in rows:
         keys = list(row)
         if objective in keys and "epochs" in keys:
-            names += [k for k in keys[keys.index(objective) + 1:keys.index("epochs")] if k not in names]
+            names += [k for k in keys[keys.index(objective) + 1 : keys.index("epochs")] if k not in names]
     return names
 
 
@@ -161,8 +162,9 @@ def plot_trials(rows: list[dict], path: str | Path, objective: str, direction: s
 
     plt = _pyplot()
 
-    done = sorted((r for r in rows if r["status"] == "COMPLETED" and _number(r.get(objective))),
-                  key=lambda r: r["trial"])
+    done = sorted(
+        (r for r in rows if r["status"] == "COMPLETED" and _number(r.get(objective))), key=lambda r: r["trial"]
+    )
     names = [name for name, _ in importance(rows, objective)[:top]]
     fig, axes = plt.subplots(1, 1 + len(names), figsize=(4.2 * (1 + len(names)), 3.6), squeeze=False)
     ax = axes[0][0]

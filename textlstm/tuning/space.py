@@ -47,8 +47,12 @@ from textlstm.schema import suggest as _suggest
 from textlstm.wide.config import FUSED_ACCURACY
 
 TUNERS = ("random", "hyperband", "bayesian")
-TUNER_ALIASES = {"randomsearch": "random", "random_search": "random", "bayesian_optimization": "bayesian",
-                 "bayesianoptimization": "bayesian"}
+TUNER_ALIASES = {
+    "randomsearch": "random",
+    "random_search": "random",
+    "bayesian_optimization": "bayesian",
+    "bayesianoptimization": "bayesian",
+}
 SAMPLINGS = ("linear", "log", "reverse_log")
 TRAIN_KEYS = ("batch_size", "learning_rate", "optimizer", "clipnorm", "label_smoothing")
 DEFAULT_SPACE = {
@@ -86,8 +90,9 @@ class Param:
 
     @property
     def is_int(self) -> bool:
-        return all(isinstance(v, int) and not isinstance(v, bool) for v in (self.min, self.max, self.step)
-                   if v is not None)
+        return all(
+            isinstance(v, int) and not isinstance(v, bool) for v in (self.min, self.max, self.step) if v is not None
+        )
 
     def values(self) -> list:
         """Every value for a choice or stepped range (None for a continuous range)."""
@@ -123,7 +128,9 @@ class SearchConfig:
     def fingerprint(self) -> dict:
         """What must match for a sweep directory to be resumed."""
         keys = ("tuner", "objective", "direction", "max_epochs", "factor", "hyperband_iterations")
-        return {"space": {k: dataclasses.asdict(p) for k, p in self.space.items()}} | {k: getattr(self, k) for k in keys}
+        return {"space": {k: dataclasses.asdict(p) for k, p in self.space.items()}} | {
+            k: getattr(self, k) for k in keys
+        }
 
     def fingerprint_hash(self) -> str:
         text = json.dumps(self.fingerprint(), sort_keys=True, default=str)
@@ -136,8 +143,10 @@ def _param(name: str, spec, hint, where: str) -> Param:
     known = {"choice", "min", "max", "step", "sampling"}
     for key in spec:
         if key not in known:
-            raise ConfigError(f"unknown key '{where}.{key}'.{_suggest(str(key), known)}"
-                              " A parameter is {choice: [...]} or {min: A, max: B[, step: S, sampling: log]}")
+            raise ConfigError(
+                f"unknown key '{where}.{key}'.{_suggest(str(key), known)}"
+                " A parameter is {choice: [...]} or {min: A, max: B[, step: S, sampling: log]}"
+            )
     if "choice" in spec:
         if set(spec) - {"choice"}:
             raise ConfigError(f"{where}: give either 'choice' or 'min'/'max', not both")
@@ -161,7 +170,9 @@ def _param(name: str, spec, hint, where: str) -> Param:
     if step is not None and step <= 0:
         raise ConfigError(f"{where}.step: must be positive, got {step}")
     if sampling not in SAMPLINGS:
-        raise ConfigError(f"{where}.sampling: expected one of {list(SAMPLINGS)}, got '{sampling}'.{_suggest(sampling, SAMPLINGS)}")
+        raise ConfigError(
+            f"{where}.sampling: expected one of {list(SAMPLINGS)}, got '{sampling}'.{_suggest(sampling, SAMPLINGS)}"
+        )
     if sampling != "linear" and lo <= 0:
         raise ConfigError(f"{where}: {sampling} sampling needs min > 0, got {lo}")
     if sampling != "linear" and step is not None:
@@ -184,14 +195,15 @@ def parse_space(space: dict | None, task: str = "classification", where: str = "
     if space is None:
         space = DEFAULT_SPACE
     if not isinstance(space, dict) or not space:
-        raise ConfigError(f"{where}: the search space is empty; give at least one parameter "
-                          f"(e.g. units: {{choice: [32, 64]}}) or leave 'space' out for the default space")
+        raise ConfigError(
+            f"{where}: the search space is empty; give at least one parameter "
+            f"(e.g. units: {{choice: [32, 64]}}) or leave 'space' out for the default space"
+        )
     hints = _space_hints(task)
     params = {}
     for name, spec in space.items():
         if name not in hints:
-            raise ConfigError(f"unknown key '{where}.{name}'.{_suggest(str(name), hints)} "
-                              f"Searchable: {sorted(hints)}")
+            raise ConfigError(f"unknown key '{where}.{name}'.{_suggest(str(name), hints)} Searchable: {sorted(hints)}")
         params[name] = _param(name, spec, hints[name], f"{where}.{name}")
     if "num_layers" in params:
         p = params["num_layers"]
@@ -217,23 +229,29 @@ def search_config(cfg: PipelineConfig) -> SearchConfig:
     search.space = parse_space(space, cfg.task)
     tuner = TUNER_ALIASES.get(search.tuner.lower(), search.tuner.lower())
     if tuner not in TUNERS:
-        raise ConfigError(f"search.tuner: expected one of {list(TUNERS)}, got '{search.tuner}'.{_suggest(tuner, TUNERS)}")
+        raise ConfigError(
+            f"search.tuner: expected one of {list(TUNERS)}, got '{search.tuner}'.{_suggest(tuner, TUNERS)}"
+        )
     search.tuner = tuner
     late = bool(getattr(cfg.model, "has_late_path", False))
     reported = reported_metrics(cfg.task) + ([FUSED_ACCURACY] if late else [])
     if search.objective is None:
         search.objective = FUSED_ACCURACY if late else "val_accuracy"
     if search.objective not in reported:
-        raise ConfigError(f"search.objective: the model does not report '{search.objective}'; it reports "
-                          f"{reported}.{_suggest(search.objective, reported)}")
+        raise ConfigError(
+            f"search.objective: the model does not report '{search.objective}'; it reports "
+            f"{reported}.{_suggest(search.objective, reported)}"
+        )
     inferred = infer_direction(search.objective)
     if search.direction is None:
         search.direction = inferred
     elif search.direction not in ("min", "max"):
         raise ConfigError(f"search.direction: expected max or min, got '{search.direction}'")
     elif search.direction != inferred:
-        raise ConfigError(f"search.direction: '{search.objective}' is better when it is {inferred}imized, "
-                          f"not {search.direction}imized; leave 'direction' out to infer it")
+        raise ConfigError(
+            f"search.direction: '{search.objective}' is better when it is {inferred}imized, "
+            f"not {search.direction}imized; leave 'direction' out to infer it"
+        )
     for name in ("max_trials", "executions_per_trial", "max_epochs", "hyperband_iterations", "retrain_epochs"):
         value = getattr(search, name)
         if value is not None and value < 1:

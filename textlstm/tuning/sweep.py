@@ -43,9 +43,23 @@ from textlstm.tuning.space import SearchConfig, search_config
 log = logging.getLogger("textlstm")
 
 # Everything a sweep writes in its directory (removed by overwrite=True).
-SWEEP_OUTPUTS = ("search.json", "sweep", "events.jsonl", "trials.csv", "summary.md", "trials.png", "model.keras",
-                 "metrics.json", "history.csv", "history.partial.csv", "learning_curves.png", "confusion_matrix.png",
-                 "checkpoints", "backup", "logs")
+SWEEP_OUTPUTS = (
+    "search.json",
+    "sweep",
+    "events.jsonl",
+    "trials.csv",
+    "summary.md",
+    "trials.png",
+    "model.keras",
+    "metrics.json",
+    "history.csv",
+    "history.partial.csv",
+    "learning_curves.png",
+    "confusion_matrix.png",
+    "checkpoints",
+    "backup",
+    "logs",
+)
 
 
 @dataclasses.dataclass
@@ -74,8 +88,9 @@ def _pipeline(pipeline, overrides) -> tuple[PipelineConfig, str | None]:
     return load_pipeline(pipeline, overrides), str(pipeline) if pipeline else None
 
 
-def guard_directory(directory: Path, search: SearchConfig, cfg: PipelineConfig, overwrite: bool,
-                    strict_inputs: bool = True) -> None:
+def guard_directory(
+    directory: Path, search: SearchConfig, cfg: PipelineConfig, overwrite: bool, strict_inputs: bool = True
+) -> None:
     """Store the search space and the trials' inputs (`trial_inputs`) in
     `directory/search.json`, or check that those stored there are the same;
     `overwrite` clears a previous sweep. With `strict_inputs=False` (workers)
@@ -91,22 +106,33 @@ def guard_directory(directory: Path, search: SearchConfig, cfg: PipelineConfig, 
     elif marker.exists():
         stored = json.loads(marker.read_text(encoding="utf-8"))
         if stored.get("hash") != search.fingerprint_hash():
-            changes = _differences(stored.get("fingerprint", {}), json.loads(json.dumps(search.fingerprint(), default=str)))
-            raise ConfigError(f"{directory} holds a sweep with a different search space ({'; '.join(changes)}); "
-                              "pass --overwrite (overwrite=True) to start over, or use another directory")
+            changes = _differences(
+                stored.get("fingerprint", {}), json.loads(json.dumps(search.fingerprint(), default=str))
+            )
+            raise ConfigError(
+                f"{directory} holds a sweep with a different search space ({'; '.join(changes)}); "
+                "pass --overwrite (overwrite=True) to start over, or use another directory"
+            )
         if "trial_inputs" in stored and stored["trial_inputs"] != trial_inputs(cfg):  # older sweeps did not store them
             changes = "; ".join(_differences(stored["trial_inputs"], trial_inputs(cfg)))
             if not strict_inputs:  # a worker on another machine may see the same data under another path
                 log.warning("%s: this worker's pipeline differs from the sweep's (%s)", directory, changes)
                 return
-            raise ConfigError(f"{directory} holds a sweep whose trials trained on something else ({changes}); "
-                              "pass --overwrite (overwrite=True) to start over, or use another directory")
+            raise ConfigError(
+                f"{directory} holds a sweep whose trials trained on something else ({changes}); "
+                "pass --overwrite (overwrite=True) to start over, or use another directory"
+            )
         return
     elif (directory / "sweep").exists():
         raise ConfigError(f"{directory}/sweep holds a sweep without search.json; pass --overwrite to start over")
     directory.mkdir(parents=True, exist_ok=True)
-    record = {"hash": search.fingerprint_hash(), "fingerprint": search.fingerprint(), "task": cfg.task,
-              "trial_inputs": trial_inputs(cfg), "pipeline": cfg.to_dict()}
+    record = {
+        "hash": search.fingerprint_hash(),
+        "fingerprint": search.fingerprint(),
+        "task": cfg.task,
+        "trial_inputs": trial_inputs(cfg),
+        "pipeline": cfg.to_dict(),
+    }
     tmp = marker.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
     tmp.replace(marker)  # atomic: a chief and workers may start together
@@ -123,8 +149,12 @@ def trial_inputs(cfg: PipelineConfig) -> dict:
     resumed only with the same (file contents are not compared, only paths)."""
     d = cfg.to_dict()
     train = {k: v for k, v in d["train"].items() if k not in _NOT_TRIAL_INPUTS}
-    return json.loads(json.dumps({"task": d["task"], "data": d["data"], "vectorizer": d["vectorizer"],
-                                  "model": d["model"], "train": train}, default=str))
+    return json.loads(
+        json.dumps(
+            {"task": d["task"], "data": d["data"], "vectorizer": d["vectorizer"], "model": d["model"], "train": train},
+            default=str,
+        )
+    )
 
 
 def _differences(old: dict, new: dict) -> list[str]:
@@ -147,8 +177,9 @@ def best_pipeline(cfg: PipelineConfig, hypermodel, hp) -> PipelineConfig:
     """The pipeline with the trial's hyperparameters, the retrain epochs, and
     early stopping on the sweep's objective (as in the trials)."""
     model, train = hypermodel.configs(hp)
-    train = dataclasses.replace(train, epochs=hypermodel.search.retrain_epochs or cfg.train.epochs,
-                                monitor=hypermodel.search.objective)
+    train = dataclasses.replace(
+        train, epochs=hypermodel.search.retrain_epochs or cfg.train.epochs, monitor=hypermodel.search.objective
+    )
     return dataclasses.replace(cfg, model=model, train=train, search=None)
 
 
@@ -161,9 +192,18 @@ def retrain(cfg: PipelineConfig, directory: Path, search_report: dict):
     return runner, report.get("test")
 
 
-def tune(pipeline: str | Path | PipelineConfig | None, directory: str | Path, overrides: list[str] | None = None,
-         overwrite: bool = False, chief: str | None = None, worker: str | None = None, tuner_id: str | None = None,
-         wait: float = 300.0, retrain_best: bool = True, progress: bool = True) -> TuneResult:
+def tune(
+    pipeline: str | Path | PipelineConfig | None,
+    directory: str | Path,
+    overrides: list[str] | None = None,
+    overwrite: bool = False,
+    chief: str | None = None,
+    worker: str | None = None,
+    tuner_id: str | None = None,
+    wait: float = 300.0,
+    retrain_best: bool = True,
+    progress: bool = True,
+) -> TuneResult:
     """Run the sweep the pipeline's `search:` section describes in `directory`
     (resuming one that is there), then write trials.csv, summary.md and
     trials.png and retrain the best configuration (see the module docstring).
@@ -183,7 +223,9 @@ def tune(pipeline: str | Path | PipelineConfig | None, directory: str | Path, ov
     if chief and worker:
         raise ConfigError("give either --chief or --worker, not both")
     role = "chief" if chief else "worker" if worker else "local"
-    tuner_id = tuner_id or {"chief": "chief", "local": "tuner0"}.get(role) or f"worker-{socket.gethostname()}-{os.getpid()}"
+    tuner_id = (
+        tuner_id or {"chief": "chief", "local": "tuner0"}.get(role) or f"worker-{socket.gethostname()}-{os.getpid()}"
+    )
     if role == "worker" and overwrite:
         raise ConfigError("--overwrite clears the shared sweep directory: give it to the chief, not a worker")
     if role == "worker" and "chief" in tuner_id:
@@ -200,8 +242,11 @@ def tune(pipeline: str | Path | PipelineConfig | None, directory: str | Path, ov
             tuner = make_tuner(hypermodel, directory / "sweep", events=events, progress=progress, tuner_id=tuner_id)
             if progress:
                 where = f" (chief at {chief})" if chief else f" (worker {tuner_id} of {worker})" if worker else ""
-                print(f"textlstm: {search.tuner} sweep of {total or '?'} trials on {search.objective}{where} "
-                      f"-> {directory}", flush=True)
+                print(
+                    f"textlstm: {search.tuner} sweep of {total or '?'} trials on {search.objective}{where} "
+                    f"-> {directory}",
+                    flush=True,
+                )
             if role == "chief":
                 SweepDisplay(tuner.oracle, total).attach()
             tuner.search()
@@ -212,9 +257,13 @@ def tune(pipeline: str | Path | PipelineConfig | None, directory: str | Path, ov
     rows = trial_rows(tuner.oracle, read_events(events), search.objective, search.direction, search.max_epochs)
     write_csv(rows, directory / "trials.csv")
     done = [r for r in rows if r["status"] == "COMPLETED"]
-    header = {"pipeline": source or cfg.name, "tuner": search.tuner, "objective": f"{search.objective} ({search.direction})",
-              "trials": f"{len(done)} completed of {len(rows)} run ({total or '?'} planned)",
-              "sweep seconds": round(time.perf_counter() - start, 1)}
+    header = {
+        "pipeline": source or cfg.name,
+        "tuner": search.tuner,
+        "objective": f"{search.objective} ({search.direction})",
+        "trials": f"{len(done)} completed of {len(rows)} run ({total or '?'} planned)",
+        "sweep seconds": round(time.perf_counter() - start, 1),
+    }
     write_summary(rows, directory / "summary.md", header, search.objective)
     if done:
         plot_trials(rows, directory / "trials.png", search.objective, search.direction)
@@ -226,14 +275,21 @@ def tune(pipeline: str | Path | PipelineConfig | None, directory: str | Path, ov
     best_cfg = best_pipeline(cfg, hypermodel, best_hp)
     result = TuneResult(directory, role, search.objective, values, best[0].score, rows, best_cfg)
     if progress:
-        print(f"textlstm: best trial {int(best[0].trial_id) + 1}: {search.objective}={best[0].score:.4f} {values}",
-              flush=True)
+        print(
+            f"textlstm: best trial {int(best[0].trial_id) + 1}: {search.objective}={best[0].score:.4f} {values}",
+            flush=True,
+        )
     if retrain_best:
         if progress:
             print(f"textlstm: retraining the best configuration -> {directory / 'model.keras'}", flush=True)
-        report = {"objective": search.objective, "best_score": best[0].score, "best_hyperparameters": values,
-                  "best_trial": int(best[0].trial_id) + 1, "trials": len(rows), "completed": len(done)}
+        report = {
+            "objective": search.objective,
+            "best_score": best[0].score,
+            "best_hyperparameters": values,
+            "best_trial": int(best[0].trial_id) + 1,
+            "trials": len(rows),
+            "completed": len(done),
+        }
         result.classifier, result.metrics = retrain(best_cfg, directory, report)
     result.seconds = time.perf_counter() - start
     return result
-

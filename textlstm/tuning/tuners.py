@@ -52,8 +52,11 @@ def format_value(value) -> str:
 def progress_line(trial, total: int | None, objective: str, best, seconds: float | None, tuner_id: str) -> str:
     """`trial n/N hp=value ... -> objective=score (best b) 12.3s [tuner_id]`."""
     n = int(trial.trial_id) + 1
-    hps = " ".join(f"{k}={format_value(v)}" for k, v in trial.hyperparameters.values.items()
-                   if k not in HYPERBAND_KEYS or k == "tuner/epochs")
+    hps = " ".join(
+        f"{k}={format_value(v)}"
+        for k, v in trial.hyperparameters.values.items()
+        if k not in HYPERBAND_KEYS or k == "tuner/epochs"
+    )
     hps = hps.replace("tuner/epochs", "epochs")
     if trial.status == "COMPLETED" and trial.score is not None:
         result = f"{objective}={trial.score:.4f}" + (f" (best {best:.4f})" if best is not None else "")
@@ -149,8 +152,9 @@ class SweepTunerMixin(DeclaredSpaceTuner):
     space declared without building a model (`DeclaredSpaceTuner`), and a
     chief that serves the oracle itself (see `textlstm.tuning.distributed`)."""
 
-    def __init__(self, *args, events: str | Path | None = None, total: int | None = None, progress: bool = True,
-                 **kwargs):
+    def __init__(
+        self, *args, events: str | Path | None = None, total: int | None = None, progress: bool = True, **kwargs
+    ):
         self.events = Path(events) if events else None
         self.total = total
         self.progress = progress
@@ -189,16 +193,18 @@ class SweepTunerMixin(DeclaredSpaceTuner):
         gc.collect()
         model = self.hypermodel.build(hp)
         if not isinstance(model, keras.Model):
-            raise kt.errors.FatalTypeError(f"the hypermodel's build() returned {type(model).__name__}, "
-                                           f"not a keras.Model")
+            raise kt.errors.FatalTypeError(
+                f"the hypermodel's build() returned {type(model).__name__}, not a keras.Model"
+            )
         return model
 
     def save_model(self, trial_id, model, step=0):
         pass
 
     def load_model(self, trial):
-        raise NotImplementedError("sweeps keep no trained weights: retrain the best hyperparameters "
-                                  "(textlstm.tuning.tune does)")
+        raise NotImplementedError(
+            "sweeps keep no trained weights: retrain the best hyperparameters (textlstm.tuning.tune does)"
+        )
 
     # ------------------------------------------------------- events, lines
     def on_trial_begin(self, trial):
@@ -214,14 +220,23 @@ class SweepTunerMixin(DeclaredSpaceTuner):
         if self.progress:
             best = self.oracle.get_best_trials(1)
             best = best[0].score if best and best[0].status == "COMPLETED" else None
-            print(progress_line(ended, self.total, self.oracle.objective.name, best, seconds, self.tuner_id),
-                  flush=True)
+            print(
+                progress_line(ended, self.total, self.oracle.objective.name, best, seconds, self.tuner_id), flush=True
+            )
 
     def _event(self, event: str, trial, **extra):
         if self.events is None:
             return
-        record = {"event": event, "trial": trial.trial_id, "status": trial.status, "tuner": self.tuner_id,
-                  "host": socket.gethostname(), "pid": os.getpid(), "time": time.time(), **extra}
+        record = {
+            "event": event,
+            "trial": trial.trial_id,
+            "status": trial.status,
+            "tuner": self.tuner_id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "time": time.time(),
+            **extra,
+        }
         with open(self.events, "a", encoding="utf-8") as f:  # one short append per line
             f.write(json.dumps(record, default=str) + "\n")
 
@@ -238,19 +253,38 @@ class BayesianTuner(SweepTunerMixin, kt.BayesianOptimization):
     """`keras_tuner.BayesianOptimization` without checkpoints."""
 
 
-def make_tuner(hypermodel: TaskHyperModel, directory: str | Path, overwrite: bool = False,
-               events: str | Path | None = None, progress: bool = True, tuner_id: str | None = None):
+def make_tuner(
+    hypermodel: TaskHyperModel,
+    directory: str | Path,
+    overwrite: bool = False,
+    events: str | Path | None = None,
+    progress: bool = True,
+    tuner_id: str | None = None,
+):
     """The tuner the hypermodel's `SearchConfig` names, in `directory`."""
     search = hypermodel.search
     objective = kt.Objective(search.objective, direction=search.direction)
     directory = Path(directory)
-    common = dict(hypermodel=hypermodel, objective=objective, seed=search.seed, directory=str(directory.parent),
-                  project_name=directory.name, overwrite=overwrite, events=events, progress=progress,
-                  total=planned_trials(search), tuner_id=tuner_id,
-                  executions_per_trial=search.executions_per_trial)
+    common = dict(
+        hypermodel=hypermodel,
+        objective=objective,
+        seed=search.seed,
+        directory=str(directory.parent),
+        project_name=directory.name,
+        overwrite=overwrite,
+        events=events,
+        progress=progress,
+        total=planned_trials(search),
+        tuner_id=tuner_id,
+        executions_per_trial=search.executions_per_trial,
+    )
     if search.tuner == "hyperband":
-        tuner = HyperbandTuner(max_epochs=search.max_epochs, factor=search.factor,
-                               hyperband_iterations=search.hyperband_iterations, **common)
+        tuner = HyperbandTuner(
+            max_epochs=search.max_epochs,
+            factor=search.factor,
+            hyperband_iterations=search.hyperband_iterations,
+            **common,
+        )
         if search.max_trials:
             tuner.oracle.max_trials = search.max_trials  # caps the schedule
     elif search.tuner == "bayesian":
@@ -270,4 +304,3 @@ def make_tuner(hypermodel: TaskHyperModel, directory: str | Path, overwrite: boo
 
         tuner.oracle.create_trial = create_trial
     return tuner
-

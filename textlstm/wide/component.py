@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from textlstm.data.examples import ClassificationExamples
+from textlstm.errors import ConfigError
 from textlstm.layers import HashedNgrams, LogitFusion, MaskedPooling1D
 from textlstm.models.heads import compile_classifier, output_units, probabilities
 from textlstm.training import best_epoch, fit
@@ -63,8 +64,11 @@ def ngram_layer(config: WideConfig, char_table: np.ndarray | None = None, name: 
         char_table: the table from `char_ngram_table`, required when `config.chars` is set.
         name: the layer's name.
     """
-    layer = HashedNgrams(config.ngrams, config.buckets, char_ngrams_shape=char_table.shape if config.chars else None,
-                         name=name)
+    if config.chars and char_table is None:
+        raise ConfigError("a wide path with chars needs the character n-gram table of the vocabulary (char_table=...)")
+    layer = HashedNgrams(
+        config.ngrams, config.buckets, char_ngrams_shape=char_table.shape if config.chars else None, name=name
+    )
     if config.chars:
         layer.char_ngrams.assign(char_table)
     return layer
@@ -75,8 +79,9 @@ def _gram_weights(gram_ids, config: WideConfig, outputs: int, init, trainable: b
     `init` is assigned after the layer is built: a `Constant` initializer
     would write all of them (a million per output) into the saved model's
     JSON config as well as into its weights file."""
-    layer = keras.layers.Embedding(config.buckets, outputs, mask_zero=True, embeddings_initializer="zeros",
-                                   trainable=trainable, name=name)
+    layer = keras.layers.Embedding(
+        config.buckets, outputs, mask_zero=True, embeddings_initializer="zeros", trainable=trainable, name=name
+    )
     weights = layer(gram_ids)
     if init is not None:
         layer.embeddings.assign(init)
@@ -123,8 +128,9 @@ def add_wide_paths(ids, logits, paths: list[WidePath]):
     return logits
 
 
-def build_nbsvm(config: WideConfig, num_classes: int, ratios: np.ndarray, char_table: np.ndarray | None = None,
-                name: str = "nbsvm") -> keras.Model:
+def build_nbsvm(
+    config: WideConfig, num_classes: int, ratios: np.ndarray, char_table: np.ndarray | None = None, name: str = "nbsvm"
+) -> keras.Model:
     """A path alone as NBSVM (Wang & Manning 2012): a logistic regression
     whose weight for each n-gram is its naive Bayes ratio times a learned
     factor (starting at 0, L2 `config.l2`); `nbsvm_weights` reads the fitted
@@ -141,9 +147,14 @@ def build_nbsvm(config: WideConfig, num_classes: int, ratios: np.ndarray, char_t
     ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
     gram_ids = ngram_layer(config, char_table)(ids)
     ratio = _gram_weights(gram_ids, config, outputs, ratios, trainable=False, name="ngram_weights")
-    factors = keras.layers.Embedding(config.buckets, outputs, mask_zero=True, embeddings_initializer="zeros",
-                                     embeddings_regularizer=keras.regularizers.L2(config.l2),
-                                     name="ngram_factors")(gram_ids)
+    factors = keras.layers.Embedding(
+        config.buckets,
+        outputs,
+        mask_zero=True,
+        embeddings_initializer="zeros",
+        embeddings_regularizer=keras.regularizers.L2(config.l2),
+        name="ngram_factors",
+    )(gram_ids)
     logits = MaskedPooling1D("sum", name="ngram_sum")(keras.layers.Multiply(name="nbsvm")([ratio, factors]))
     logits = keras.layers.Dense(outputs, name="logits")(logits)  # a scale and a bias
     return keras.Model(ids, probabilities(logits), name=name)
@@ -171,8 +182,14 @@ def fusion_sources(model: keras.Model) -> keras.Model:
     return keras.Model(model.inputs, list(model.get_layer("fusion").input))
 
 
-def fit_late_fusion(model: keras.Model, dataset, steps: int = 300, learning_rate: float = 0.05,
-                    sources: keras.Model | None = None) -> dict:
+def fit_late_fusion(
+    model: keras.Model,
+    dataset,
+    steps: int = 300,
+    learning_rate: float = 0.05,
+    sources: keras.Model | None = None,
+    names: list[str] | None = None,
+) -> dict:
     """Fit the `fusion` weights of a trained classifier with late paths on
     `dataset` of `(token_ids, label)` batches (the validation split): a
     logistic regression over the sources' logits, everything else frozen.
@@ -188,6 +205,7 @@ def fit_late_fusion(model: keras.Model, dataset, steps: int = 300, learning_rate
         steps: full-batch optimizer steps.
         learning_rate: the combiner's Adam learning rate.
         sources: `fusion_sources(model)`, to reuse its traced predict function across calls.
+        names: the late paths' names in the report (default `late_0`, `late_1`, ...).
     """
     fusion = model.get_layer("fusion")
     sources = sources or fusion_sources(model)
@@ -205,8 +223,10 @@ def fit_late_fusion(model: keras.Model, dataset, steps: int = 300, learning_rate
     fusion.trainable = True
     try:
         combiner = keras.Model(inputs, probabilities(fusion(inputs), name=None))
-        combiner.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                         loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy")
+        combiner.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
+        )
         # Full-batch steps in one epoch (per-epoch overhead would dominate).
         batches = tf.data.Dataset.from_tensors((tuple(logits), y)).repeat(steps)
         combiner.fit(batches, epochs=1, verbose=0, shuffle=False)
@@ -219,10 +239,16 @@ def fit_late_fusion(model: keras.Model, dataset, steps: int = 300, learning_rate
 
     weights = fusion.source_weights.numpy()
     scores = {"network": accuracy(logits[0])}
-    scores.update({f"wide_{i}": accuracy(x) for i, x in enumerate(logits[1:])})
+    names = names or [f"late_{i}" for i in range(len(logits) - 1)]
+    scores.update({name: accuracy(x) for name, x in zip(names, logits[1:])})
     scores["fused"] = accuracy(np.asarray(fusion(logits)))
-    return {"network_weight": float(weights[0]), "wide_weights": [float(w) for w in weights[1:]],
-            "bias": fusion.bias.numpy().round(4).tolist(), "examples": int(len(y)), "accuracy": scores}
+    return {
+        "network_weight": float(weights[0]),
+        "wide_weights": [float(w) for w in weights[1:]],
+        "bias": fusion.bias.numpy().round(4).tolist(),
+        "examples": int(len(y)),
+        "accuracy": scores,
+    }
 
 
 class FusedAccuracy(keras.callbacks.Callback):
@@ -304,7 +330,8 @@ class WideComponent:
         if not self.has_late:
             return None
         sources = next((c.sources for c in callbacks if isinstance(c, FusedAccuracy)), None)
-        fusion = fit_late_fusion(net, val_ds, sources=sources)
+        names = [f"wide_{i}" for i, c in enumerate(self.configs) if c.late]  # as the paths' layers are named
+        fusion = fit_late_fusion(net, val_ds, sources=sources, names=names)
         log.info("late fusion on %d validation texts: %s", fusion["examples"], fusion["accuracy"])
         return fusion
 
@@ -317,11 +344,14 @@ class WideComponent:
     def _char_table(self, c: WideConfig) -> np.ndarray | None:
         if not c.chars:
             return None
-        return self._cached(("chars", *c.chars, c.buckets), lambda: char_ngram_table(
-            self.examples.vectorizer.get_vocabulary(), *c.chars, buckets=c.buckets))
+        return self._cached(
+            ("chars", *c.chars, c.buckets),
+            lambda: char_ngram_table(self.examples.vectorizer.get_vocabulary(), *c.chars, buckets=c.buckets),
+        )
 
     def _counts(self, c: WideConfig) -> np.ndarray:
         """`(classes, buckets)` presence counts of the hashed n-grams in the training examples."""
+
         def count():
             hashed = ngram_layer(c, self._char_table(c))
             grams, labels = [], []
@@ -339,23 +369,41 @@ class WideComponent:
         ratios = self._cached(key, lambda: naive_bayes_ratios(self._counts(c)))
         if c.init == "naive_bayes":
             return ratios
-        return self._cached((*key, "nbsvm", c.l2, c.epochs, c.learning_rate),
-                            lambda: self._fit_nbsvm(c, ratios, index))
+        return self._cached((*key, "nbsvm", c.l2, c.epochs, c.learning_rate), lambda: self._fit_nbsvm(c, ratios, index))
 
     def _fit_nbsvm(self, c: WideConfig, ratios: np.ndarray, index: int) -> np.ndarray:
         """Fit a path alone as NBSVM (early stopping on validation) and return its per-n-gram weights."""
         train, val = self.examples.batches()
-        tc = dataclasses.replace(self.examples.train_config, epochs=c.epochs, learning_rate=c.learning_rate,
-                                 monitor="val_accuracy", patience=2 if val is not None else None, tensorboard=False)
+        tc = dataclasses.replace(
+            self.examples.train_config,
+            epochs=c.epochs,
+            learning_rate=c.learning_rate,
+            monitor="val_accuracy",
+            patience=2 if val is not None else None,
+            tensorboard=False,
+        )
         log.info("fitting wide path %d as an NBSVM (at most %d epochs)", index, c.epochs)
         num_classes = self.examples.labels.num_classes
         net = compile_classifier(build_nbsvm(c, num_classes, ratios, self._char_table(c)), num_classes, tc)
         history = fit(net, train, val, tc)
         monitor = "val_accuracy" if val is not None else "accuracy"
-        self.report[index]["nbsvm"] = {"epochs_run": len(history[monitor]), f"best_{monitor}": max(history[monitor]),
-                                       "best_epoch": best_epoch(history, tc)}
+        self.report[index]["nbsvm"] = {
+            "epochs_run": len(history[monitor]),
+            f"best_{monitor}": max(history[monitor]),
+            "best_epoch": best_epoch(history, tc),
+        }
         return nbsvm_weights(net)
 
 
-__all__ = ["WideComponent", "WidePath", "FusedAccuracy", "add_wide_paths", "build_nbsvm", "fit_late_fusion",
-           "fusion_sources", "nbsvm_weights", "ngram_layer", "path_logits"]
+__all__ = [
+    "WideComponent",
+    "WidePath",
+    "FusedAccuracy",
+    "add_wide_paths",
+    "build_nbsvm",
+    "fit_late_fusion",
+    "fusion_sources",
+    "nbsvm_weights",
+    "ngram_layer",
+    "path_logits",
+]

@@ -65,8 +65,12 @@ class WideConfig:
         choice(self.init, INITS, "init")
         choice(self.fusion, FUSIONS, "fusion")
         chars = self.chars
-        if chars is not None and not (isinstance(chars, (list, tuple)) and len(chars) == 2
-                                      and all(isinstance(n, int) for n in chars) and 1 <= chars[0] <= chars[1]):
+        if chars is not None and not (
+            isinstance(chars, (list, tuple))
+            and len(chars) == 2
+            and all(isinstance(n, int) for n in chars)
+            and 1 <= chars[0] <= chars[1]
+        ):
             raise ConfigError(f"chars must be [min, max] with 1 <= min <= max, e.g. [2, 5], got {chars!r}")
         if self.ngrams < 0:
             raise ConfigError(f"ngrams must be >= 0, got {self.ngrams}")

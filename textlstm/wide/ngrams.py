@@ -24,8 +24,9 @@ import numpy as np
 MAX_CHAR_NGRAMS_PER_TOKEN = 64
 
 
-def char_ngram_table(vocabulary: list[str], min_n: int, max_n: int, buckets: int,
-                     max_per_token: int = MAX_CHAR_NGRAMS_PER_TOKEN) -> np.ndarray:
+def char_ngram_table(
+    vocabulary: list[str], min_n: int, max_n: int, buckets: int, max_per_token: int = MAX_CHAR_NGRAMS_PER_TOKEN
+) -> np.ndarray:
     """`(len(vocabulary), k)` int32 ids of the `min_n`..`max_n` character
     n-grams of each entry written as `<entry>` (so prefixes and suffixes are
     their own n-grams), hashed with CRC-32 into `1..buckets-1`; 0 pads a row.
@@ -40,16 +41,17 @@ def char_ngram_table(vocabulary: list[str], min_n: int, max_n: int, buckets: int
             rows.append([])
             continue
         word = f"<{entry}>"
-        grams = dict.fromkeys(word[a:a + n] for n in range(min_n, max_n + 1) for a in range(len(word) - n + 1))
+        grams = dict.fromkeys(word[a : a + n] for n in range(min_n, max_n + 1) for a in range(len(word) - n + 1))
         rows.append([zlib.crc32(g.encode("utf-8")) % (buckets - 1) + 1 for g in list(grams)[:max_per_token]])
     table = np.zeros((len(vocabulary), max(1, max(map(len, rows), default=0))), dtype="int32")
     for index, row in enumerate(rows):
-        table[index, :len(row)] = row
+        table[index, : len(row)] = row
     return table
 
 
-def naive_bayes_counts(grams: np.ndarray, labels: np.ndarray, num_classes: int, buckets: int,
-                       alpha: float = 1.0) -> np.ndarray:
+def naive_bayes_counts(
+    grams: np.ndarray, labels: np.ndarray, num_classes: int, buckets: int, alpha: float = 1.0
+) -> np.ndarray:
     """`(num_classes, buckets)`: in how many texts of each class every hashed
     n-gram id occurs (presence, not counts), plus the smoothing `alpha`.
     `grams` holds rows of one example's ids (0 = padding)."""
@@ -75,8 +77,9 @@ def naive_bayes_ratios(counts: np.ndarray) -> np.ndarray:
     return weights.astype("float32")
 
 
-def naive_bayes_weights(grams: np.ndarray, labels: np.ndarray, num_classes: int, buckets: int,
-                        alpha: float = 1.0) -> np.ndarray:
+def naive_bayes_weights(
+    grams: np.ndarray, labels: np.ndarray, num_classes: int, buckets: int, alpha: float = 1.0
+) -> np.ndarray:
     """Log-count ratios from hashed n-gram ids `grams` (rows of one example,
     0 = padding) and integer `labels`: `naive_bayes_ratios(naive_bayes_counts(...))`."""
     return naive_bayes_ratios(naive_bayes_counts(grams, labels, num_classes, buckets, alpha))
