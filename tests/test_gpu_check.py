@@ -48,8 +48,10 @@ def report(gpu_check):
 def pretend_gpu(monkeypatch):
     """Make Keras believe a GPU is visible, so that tracing emits cuDNN ops (running them would fail)."""
     rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
-    if not hasattr(rnn, "_is_gpu_available"):
-        pytest.skip("this Keras has no keras.src.backend.tensorflow.rnn._is_gpu_available to patch")
+    # A Keras internal, patched in this test only (the package does not use it): fail loudly if it moves.
+    assert hasattr(rnn, "_is_gpu_available"), (
+        "keras.src.backend.tensorflow.rnn._is_gpu_available is gone: update this test"
+    )
     monkeypatch.setattr(rnn, "_is_gpu_available", lambda: True)
 
 
