@@ -70,7 +70,7 @@ def test_default_space_and_inferred_direction():
         ("search.space={num_layers: {min: 0, max: 2}}", "at least 1 layer"),
         ("search.space={cell: {min: 1, max: 2}}", "not numeric"),
         ("search.space={units: {choice: [8, big]}}", "expected an integer"),
-        ("search.objective=val_f1", "reports ['loss', 'accuracy', 'val_loss', 'val_accuracy']"),
+        ("search.objective=val_f1", "reports ['loss', 'accuracy', 'val_loss', 'val_accuracy', 'val_macro_f1']"),
         ("search.tuner=hyperbandd", "Did you mean 'hyperband'"),
         ("search.maxtrials=3", "Did you mean 'max_trials'"),
         ("search.space={wide: {choice: [1, 2]}}", "unknown key 'search.space.wide'"),  # a list of paths: not searched

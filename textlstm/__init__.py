@@ -24,6 +24,7 @@ from textlstm._lazy import lazy_getattr  # noqa: E402
 
 _LAZY = {
     "TextClassifier": "textlstm.classifier",
+    "MultiLabelClassifier": "textlstm.multilabel.classifier",
     "load": "textlstm.artifact",
     "load_pipeline": "textlstm.config",
     "PipelineConfig": "textlstm.config",

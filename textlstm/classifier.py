@@ -32,7 +32,7 @@ from textlstm.data import Splits, load_splits, load_test_split
 from textlstm.data.examples import python_records
 from textlstm.data.labels import LabelEncoder
 from textlstm.data.sources import Records, SkipReport
-from textlstm.evaluation import classification_metrics, plot_confusion_matrix
+from textlstm.evaluation import classification_metrics, plot_confusion_matrix, plot_per_class
 from textlstm.models.artifact import string_classifier
 from textlstm.models.cudnn import cudnn_report
 from textlstm.saving import export_saved_model, save_keras
@@ -62,7 +62,7 @@ class TextClassifier:
     def __init__(self, config: PipelineConfig | None = None):
         self.config = config or PipelineConfig()
         if self.config.task != self.task:
-            raise ValueError(f"TextClassifier needs task: classification, got {self.config.task!r}")
+            raise ValueError(f"{type(self).__name__} needs task: {self.task}, got {self.config.task!r}")
         self.model: keras.Model | None = None  # raw strings -> probabilities
         self.networks: list[keras.Model] = []  # token ids -> probabilities, one per ensemble member
         self.vectorizers: list[keras.layers.TextVectorization] = []  # one per run (bagging: per member)
@@ -200,7 +200,7 @@ class TextClassifier:
         Args:
             texts: texts to score (None: the pipeline's test split).
             labels: their labels.
-            output_dir: also write `confusion_matrix.png` there.
+            output_dir: also write `confusion_matrix.png` and `per_class.png` (precision/recall/F1 per class) there.
             where: each row's origin, for error messages (e.g. `file.tsv:12`).
         """
         self._require_model()
@@ -213,6 +213,7 @@ class TextClassifier:
             plot_confusion_matrix(
                 metrics["confusion_matrix"], self.label_names, Path(output_dir) / "confusion_matrix.png"
             )
+            plot_per_class(metrics["per_class"], Path(output_dir) / "per_class.png")
         return metrics
 
     # ------------------------------------------------------------ artifacts

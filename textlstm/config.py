@@ -58,13 +58,16 @@ class DataConfig:
 
     Args:
         source: `files` (the train/validation/test paths), `demo` (the task's
-            generated offline corpus) or `tfds:NAME` (TensorFlow Datasets, e.g. `tfds:imdb_reviews`).
+            generated offline corpus; `demo:NAME` one of its variants, e.g. `demo:imbalanced`)
+            or `tfds:NAME` (TensorFlow Datasets, e.g. `tfds:imdb_reviews`).
         train: a .tsv/.csv/.jsonl file or a folder-per-label tree; for TFDS the split name (default `train`).
         validation: likewise; None: a stratified, seeded `validation_fraction` of train is held out.
         test: likewise (TFDS default: `test`).
         format: `auto` (from the file extension), `tsv`, `csv`, `jsonl` or `folder`.
         text: the text's column: a header name, a JSON field or a 0-based column index.
-        label: the label's column, likewise.
+        label: the label's column, likewise; `task: multilabel` also takes a list of
+            columns, one 0/1 column per label (the column names are the label names).
+        label_separator: `task: multilabel`: the separator of the labels in a TSV/CSV label field.
         source_field: translation: the source side's column (or the TFDS language key).
         target_field: translation: the target side's column.
         header: whether files have a header row (None: yes when columns are given by name).
@@ -84,7 +87,8 @@ class DataConfig:
     test: str | None = None
     format: str = "auto"
     text: str | int = "text"
-    label: str | int = "label"
+    label: str | int | list[str] = "label"
+    label_separator: str = "|"
     source_field: str | int = "source"
     target_field: str | int = "target"
     header: bool | None = None
@@ -99,7 +103,8 @@ class DataConfig:
 
     def __post_init__(self):
         if self.source not in ("files", "demo") and not (self.source.startswith("tfds:") and len(self.source) > 5):
-            raise ConfigError(f"data.source must be files, demo or tfds:NAME, got {self.source!r}")
+            if not (self.source.startswith("demo:") and len(self.source) > 5):
+                raise ConfigError(f"data.source must be files, demo, demo:NAME or tfds:NAME, got {self.source!r}")
         choice(self.format, FORMATS, "data.format")
         choice(self.on_bad_row, ("error", "skip"), "data.on_bad_row")
         if not 0 < self.validation_fraction < 1:
@@ -108,6 +113,13 @@ class DataConfig:
             raise ConfigError(f"data.demo_size must be at least 30, got {self.demo_size}")
         if self.max_examples is not None and self.max_examples < 1:
             raise ConfigError(f"data.max_examples must be at least 1 (or null), got {self.max_examples}")
+
+    @property
+    def demo_name(self) -> str | None:
+        """The variant of a `demo` / `demo:NAME` source (`""` for plain `demo`), else None."""
+        if self.source == "demo":
+            return ""
+        return self.source[5:] if self.source.startswith("demo:") else None
 
     @property
     def tfds_name(self) -> str | None:
@@ -190,6 +202,29 @@ class EnsembleConfig:
             )
 
 
+def check_class_weight(value) -> None:
+    """`train.class_weight`'s read-time check: `balanced`, None, or a mapping of labels to positive numbers.
+
+    >>> check_class_weight({"spam": 0})
+    Traceback (most recent call last):
+    ...
+    textlstm.errors.ConfigError: train.class_weight: the weight of label 'spam' must be a positive number, got 0
+    """
+    if value is None or value == "balanced":
+        return
+    if isinstance(value, str):
+        raise ConfigError(f"train.class_weight must be balanced, a mapping {{label: weight}} or null, got {value!r}")
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(
+            f"train.class_weight must be balanced, a non-empty mapping {{label: weight}} or null, got {value!r}"
+        )
+    for label, weight in value.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
+            raise ConfigError(
+                f"train.class_weight: the weight of label '{label}' must be a positive number, got {weight!r}"
+            )
+
+
 @dataclass
 class TrainConfig:
     """How `fit` runs.
@@ -202,13 +237,19 @@ class TrainConfig:
         clipnorm: gradient norm clipping (None: off).
         label_smoothing: label smoothing of the cross-entropy (two or more classes).
         monitor: the validation metric for early stopping and the best checkpoint
-            (`val_accuracy`, `val_loss`, or `val_fused_accuracy` with a late wide path).
+            (`val_accuracy`, `val_loss`, `val_macro_f1`, or `val_fused_accuracy` with a late wide path).
         patience: early stopping patience in epochs (None: train all epochs); the best epoch's weights are kept.
         seed: seeds Python, NumPy and TensorFlow, the validation split and the shuffling.
         buckets: length buckets for batching (0 or 1: plain padded batches).
         ensemble: `EnsembleConfig`.
         verbose: `auto` (a per-step bar on a terminal, one line per epoch otherwise), 0, 1 or 2.
         tensorboard: write TensorBoard logs to `DIR/logs`.
+        thresholds: `task: multilabel`: the decision threshold of every label, a number
+            (default 0.5) or `tuned` (per label, the one maximizing its validation F1).
+        class_weight: single-label classification: weights of the training examples by label,
+            `balanced` (n_samples / (n_classes * count of the label), over the training split),
+            a mapping `{label: weight}` (labels left out weigh 1) or None (unweighted).
+            Validation is never weighted.
     """
 
     epochs: int = 10
@@ -224,9 +265,12 @@ class TrainConfig:
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     verbose: int | str = "auto"
     tensorboard: bool = True
+    thresholds: float | str = 0.5  # task: multilabel only (see textlstm.multilabel.config)
+    class_weight: str | dict | None = None
 
     def __post_init__(self):
         choice(self.optimizer, OPTIMIZERS, "train.optimizer")
+        check_class_weight(self.class_weight)
         choice(self.verbose, ("auto", 0, 1, 2), "train.verbose")
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
@@ -278,6 +322,10 @@ def check_pipeline(cfg: PipelineConfig) -> PipelineConfig:
             "train.ensemble.bagging draws each member's validation split from the training data: "
             "remove data.validation and set data.validation_fraction"
         )
+    if cfg.data.demo_name:
+        tasks.get(cfg.task).demo_path(cfg.data.demo_name)  # an unknown variant fails now, listing them
+    if cfg.task != "multilabel" and (isinstance(cfg.data.label, list) or cfg.train.thresholds != 0.5):
+        raise ConfigError("a list of data.label columns and train.thresholds are for task: multilabel")
     check = getattr(cfg.model, "check", None)
     if check is not None:
         check(cfg)

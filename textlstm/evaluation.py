@@ -17,8 +17,9 @@ from textlstm.files import atomic_path
 
 
 def classification_metrics(y_true, probs: np.ndarray, label_names: list[str]) -> dict:
-    """Accuracy, macro precision/recall/F1, per-class scores and the confusion
-    matrix (rows: true label, columns: predicted label)."""
+    """Accuracy, macro and support-weighted precision/recall/F1, per-class
+    scores (`per_class`: `{label: {precision, recall, f1, support}}`) and the
+    confusion matrix (rows: true label, columns: predicted label)."""
     y_true = np.asarray(y_true, dtype=int)
     probs = np.asarray(probs)
     k = len(label_names)
@@ -29,12 +30,17 @@ def classification_metrics(y_true, probs: np.ndarray, label_names: list[str]) ->
     precision = np.divide(tp, cm.sum(axis=0), out=np.zeros(k), where=cm.sum(axis=0) > 0)
     recall = np.divide(tp, cm.sum(axis=1), out=np.zeros(k), where=cm.sum(axis=1) > 0)
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
+    support = cm.sum(axis=1)
+    share = support / support.sum() if support.sum() else np.zeros(k)
     return {
         "count": int(len(y_true)),
         "accuracy": float((y_pred == y_true).mean()) if len(y_true) else 0.0,
         "macro_precision": float(precision.mean()),
         "macro_recall": float(recall.mean()),
         "macro_f1": float(f1.mean()),
+        "weighted_precision": float((precision * share).sum()),
+        "weighted_recall": float((recall * share).sum()),
+        "weighted_f1": float((f1 * share).sum()),
         "per_class": {
             name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
             for name, p, r, f, s in zip(label_names, precision, recall, f1, cm.sum(axis=1))
@@ -88,6 +94,26 @@ def plot_history(history: dict, path: str | Path | None = None):
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend()
+    fig.tight_layout()
+    if path:
+        save_figure(fig, path, dpi=110)
+    return fig
+
+
+def plot_per_class(per_class: dict, path: str | Path | None = None):
+    """Bars of each class's precision, recall and F1 (`classification_metrics`'s
+    `per_class`), with each class's support in its tick label."""
+    plt = _pyplot()
+    names = list(per_class)
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 + 1.1 * len(names)), 3.5))
+    for i, key in enumerate(("precision", "recall", "f1")):
+        ax.bar(x + (i - 1) * 0.27, [per_class[n][key] for n in names], 0.27, label=key)
+    ax.set_xticks(x, [f"{n}\n(n={per_class[n]['support']})" for n in names])
+    ax.set_ylim(0, 1.05)
+    ax.set_title("per-class scores")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(loc="lower right")
     fig.tight_layout()
     if path:
         save_figure(fig, path, dpi=110)

@@ -13,16 +13,17 @@ hypermodel. Nothing here imports a runner, so any layer can look a task up.
 >>> get("tagging")
 Traceback (most recent call last):
 ...
-textlstm.errors.ConfigError: unknown task 'tagging'; expected classification or translation
+textlstm.errors.ConfigError: unknown task 'tagging'; expected classification, multilabel or translation
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from textlstm.errors import ConfigError
 from textlstm.models.config import ModelConfig
+from textlstm.multilabel.config import MultiLabelModelConfig
 from textlstm.schema import suggest
 from textlstm.seq2seq.config import Seq2SeqModelConfig
 
@@ -43,6 +44,8 @@ class Task:
         runner: `module:Class` of the runner (`fit`, `evaluate`, `save`, ...).
         demo: `module:function` of the demo corpus, `(size, seed) -> (train, validation, test)` lists of pairs.
         hypermodel: `module:Class` of its Keras Tuner hypermodel, or None if sweeps do not support it.
+        demos: the demo's variants, `data.source: demo:NAME`, as `{NAME: "module:function"}`
+            (same signature as `demo`).
     """
 
     name: str
@@ -51,14 +54,28 @@ class Task:
     runner: str
     demo: str
     hypermodel: str | None = None
+    demos: dict[str, str] = field(default_factory=dict)
 
     def runner_class(self):
         """The runner class (imports it, and TensorFlow)."""
         return _resolve(self.runner)
 
-    def demo_splits(self, size: int, seed: int):
-        """`(train, validation, test)` lists of pairs from the built-in demo."""
-        return _resolve(self.demo)(size=size, seed=seed)
+    def demo_path(self, name: str = "") -> str:
+        """The `module:function` of the demo variant `name` (`""`: the default demo), or a
+        `ConfigError` listing the variants."""
+        if not name:
+            return self.demo
+        if name not in self.demos:
+            names = ["demo", *(f"demo:{n}" for n in sorted(self.demos))]
+            raise ConfigError(
+                f"data.source: task '{self.name}' has no demo 'demo:{name}'; it has {', '.join(names)}."
+                f"{suggest(name, sorted(self.demos))}"
+            )
+        return self.demos[name]
+
+    def demo_splits(self, size: int, seed: int, name: str = ""):
+        """`(train, validation, test)` lists of pairs from the built-in demo (or its variant `name`)."""
+        return _resolve(self.demo_path(name))(size=size, seed=seed)
 
     def hypermodel_class(self):
         """The Keras Tuner hypermodel class, or a `ConfigError` if the task has none."""
@@ -80,6 +97,15 @@ TASKS = {
             runner="textlstm.classifier:TextClassifier",
             demo="textlstm.data.demo:demo_sentiment",
             hypermodel="textlstm.tuning.hypermodel:ClassifierHyperModel",
+            demos={"imbalanced": "textlstm.data.demo:demo_imbalanced"},
+        ),
+        Task(
+            "multilabel",
+            MultiLabelModelConfig,
+            ("text", "label"),
+            runner="textlstm.multilabel.classifier:MultiLabelClassifier",
+            demo="textlstm.multilabel.demo:demo_multilabel",
+            hypermodel="textlstm.tuning.hypermodel:MultiLabelHyperModel",
         ),
         Task(
             "translation",

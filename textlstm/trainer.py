@@ -35,8 +35,10 @@ from textlstm.data.sources import Records, SkipReport
 from textlstm.errors import ConfigError
 from textlstm.files import write_text_atomic
 from textlstm.models.classifier import build_classifier
+from textlstm.models.config import MACRO_F1
 from textlstm.models.heads import compile_classifier
 from textlstm.training import fit
+from textlstm.training_metrics import MacroF1
 from textlstm.wide.component import WideComponent
 
 log = logging.getLogger("textlstm")
@@ -73,6 +75,7 @@ class ClassifierTrainer:
         self.examples = examples
         self.config = config
         self.wide = WideComponent(config.model.wide, examples)
+        examples.class_weights  # noqa: B018 -- a train.class_weight label that does not exist fails before training
 
     def build(self, model_config=None, train_config=None, name: str = "classifier") -> keras.Model:
         """A compiled network for the examples' vocabulary and labels.
@@ -114,6 +117,9 @@ class ClassifierTrainer:
                 "data: give validation texts (or data.validation / data.validation_fraction)"
             )
         scores = self.wide.callbacks(net, val_ds)
+        if val_ds is not None and (tc.monitor == MACRO_F1 or tc.class_weight is not None):
+            # the network's validation macro-F1 (with a late path: before fusion), for monitor and history.csv
+            callbacks = [MacroF1(net, val_ds, self.examples.labels.num_classes), *callbacks]
         history = fit(net, train_ds, val_ds, tc, output_dir, callbacks=[*scores, *callbacks])
         return TrainedNetwork(net, history, self.wide.fuse(net, val_ds, scores))
 
@@ -259,6 +265,8 @@ def fit_report(result: FitResult, splits: Splits, config: PipelineConfig) -> dic
         **run.examples.report,
         "train_padding_fraction": run.examples.padding.get(config.train.batch_size),
     }
+    if run.examples.class_weights is not None:
+        report["class_weight"] = run.examples.class_weights
     if config.model.wide:
         report["wide"] = run.trainer.wide.report
     fusions = [t.fusion for r in result.runs for t in r.trained if t.fusion is not None]

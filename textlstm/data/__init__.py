@@ -89,12 +89,12 @@ def load_splits(config: DataConfig, task: str = "classification", seed: int = 42
             unless the source has one), e.g. for bagging, which splits per member.
     """
     source = config.source
-    if source == "demo":
-        train, val, test = tasks.get(task).demo_splits(config.demo_size, seed)
+    if config.demo_name is not None:
+        train, val, test = tasks.get(task).demo_splits(config.demo_size, seed, config.demo_name)
         as_recs = lambda rows, name: Records(
             list(rows), [f"demo[{name}]#{i}" for i in range(len(rows))], SkipReport(), f"demo[{name}]"
         )
-        splits = Splits(as_recs(train, "train"), as_recs(val, "validation"), as_recs(test, "test"), "demo")
+        splits = Splits(as_recs(train, "train"), as_recs(val, "validation"), as_recs(test, "test"), source)
         for name in ("train", "validation", "test"):
             setattr(splits, name, _sample(getattr(splits, name), config.max_examples, seed))
         return splits

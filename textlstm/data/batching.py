@@ -79,7 +79,7 @@ def batch_by_length(
     seed: int | None = None,
     bucketing: bool = True,
 ) -> tf.data.Dataset:
-    """Shuffle (optionally), batch elements `(x, y)` whose sequences are 1-D
+    """Shuffle (optionally), batch elements `(x, y)` (or `(x, y, sample_weight)`) whose sequences are 1-D
     tensors, padding each batch at the end to its longest member, and prefetch.
 
     With `bucketing`, elements of similar length are batched together
@@ -89,7 +89,7 @@ def batch_by_length(
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if bucketing and boundaries:
         ds = ds.bucket_by_sequence_length(
-            element_length_func=lambda x, y: _max_length((x, y)),
+            element_length_func=lambda *element: _max_length(element),  # (x, y) or (x, y, weight)
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
             pad_to_bucket_boundary=False,
@@ -103,9 +103,9 @@ def batch_stats(ds: tf.data.Dataset) -> tuple[int, float]:
     """`(batches, padding fraction)` of one pass; the fraction is pad positions
     / all positions over the 2-D int inputs."""
     pad = total = batches = 0
-    for x, _ in ds:
+    for element in ds:  # (x, y) or (x, y, sample_weight)
         batches += 1
-        for t in tf.nest.flatten(x):
+        for t in tf.nest.flatten(element[0]):
             if t.dtype.is_integer and t.shape.rank == 2:
                 pad += int(tf.size(t) - tf.math.count_nonzero(t, dtype=tf.int32))
                 total += int(tf.size(t))

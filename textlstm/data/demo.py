@@ -137,3 +137,26 @@ def demo_sentiment(size: int = 6000, seed: int = 0, fractions=(0.8, 0.1, 0.1)):
     n_train = int(size * fractions[0])
     n_val = int(size * fractions[1])
     return pairs[:n_train], pairs[n_train : n_train + n_val], pairs[n_train + n_val :]
+
+
+def demo_imbalanced(size: int = 6000, seed: int = 0, positive_share: float = 0.05):
+    """The demo corpus with the positive class subsampled to `positive_share`
+    of every split (train, validation and test are each 95/5 by default):
+    about `size` pairs, seeded, offline (`data.source: demo:imbalanced`).
+
+    >>> train, validation, test = demo_imbalanced(size=2000, seed=0)
+    >>> round(sum(label == "positive" for _, label in train) / len(train), 3)
+    0.05
+    """
+    if not 0 < positive_share < 0.5:
+        raise ValueError(f"positive_share must be in (0, 0.5), got {positive_share}")
+    rng = random.Random(seed + 7919)  # the subsample's own stream
+    splits = []
+    for pairs in demo_sentiment(size=max(30, 2 * round(size * (1 - positive_share))), seed=seed):
+        negative = [p for p in pairs if p[1] == LABELS[0]]
+        positive = [p for p in pairs if p[1] == LABELS[1]]
+        keep = max(1, round(len(negative) * positive_share / (1 - positive_share)))
+        split = negative + rng.sample(positive, min(keep, len(positive)))
+        rng.shuffle(split)
+        splits.append(split)
+    return tuple(splits)

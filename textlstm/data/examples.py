@@ -37,7 +37,7 @@ from textlstm.data.batching import (
 from textlstm.data.labels import LabelEncoder
 from textlstm.data.sources import Records, SkipReport
 from textlstm.data.vectorize import load_pretrained_vectors, make_vectorizer
-from textlstm.errors import DataError
+from textlstm.errors import ConfigError, DataError
 
 log = logging.getLogger("textlstm")
 
@@ -57,6 +57,36 @@ def python_records(texts, labels, name: str) -> Records:
             f"{name}: give one label per text ({len(texts)} texts, {'no' if labels is None else len(labels)} labels)"
         )
     return Records(list(zip(texts, labels)), [f"{name}[{i}]" for i in range(len(texts))], SkipReport(), "python")
+
+
+def resolve_class_weight(spec, names: list[str], counts) -> np.ndarray:
+    """Each label's training weight from `train.class_weight`.
+
+    `balanced` is scikit-learn's `n_samples / (n_classes * count)` over the
+    training labels; a mapping gives labels by name (those left out weigh 1).
+
+    Args:
+        spec: `balanced` or `{label: weight}` (checked at read time).
+        names: the label names in id order.
+        counts: training examples per label id.
+
+    >>> resolve_class_weight("balanced", ["a", "b"], [90, 10]).tolist()
+    [0.5555555555555556, 5.0]
+    >>> resolve_class_weight({"c": 2}, ["a", "b"], [90, 10])
+    Traceback (most recent call last):
+    ...
+    textlstm.errors.ConfigError: train.class_weight: label 'c' does not exist (labels: a, b)
+    """
+    counts = np.asarray(counts, dtype="float64")
+    if spec == "balanced":
+        return np.divide(counts.sum(), len(names) * counts, out=np.ones(len(names)), where=counts > 0)
+    weights = np.ones(len(names))
+    index = {name: i for i, name in enumerate(names)}
+    for label, weight in spec.items():
+        if str(label) not in index:
+            raise ConfigError(f"train.class_weight: label '{label}' does not exist (labels: {', '.join(names)})")
+        weights[index[str(label)]] = float(weight)
+    return weights
 
 
 def _non_empty(ids, y):
@@ -108,6 +138,7 @@ class ClassificationExamples:
     embeddings: np.ndarray | None = None
     report: dict = field(default_factory=dict)
     _batches: dict = field(default_factory=dict, repr=False)
+    _class_weights: dict | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -118,6 +149,7 @@ class ClassificationExamples:
         train_config: TrainConfig,
         label_names: list[str] | None = None,
         name: str = "vectorizer",
+        label_encoder=LabelEncoder,
     ) -> ClassificationExamples:
         """Encode the labels, adapt the vectorizer on the training texts and make the examples.
 
@@ -128,9 +160,10 @@ class ClassificationExamples:
             train_config: the batching settings.
             label_names: the label names in id order (e.g. a TFDS ClassLabel's); None: sorted training labels.
             name: the vectorizer layer's name.
+            label_encoder: the encoder class (`LabelEncoder`: label ids; `textlstm.multilabel.data.MultiHotEncoder`).
         """
         train_texts, train_labels = train.columns() or ([], [])
-        labels = LabelEncoder.fit(train_labels, label_names or train.label_names)
+        labels = label_encoder.fit(train_labels, label_names or train.label_names)
         train_y = labels.encode(train_labels, train.where)
         vectorizer = make_vectorizer(vectorizer_config, train_texts, name=name)
         vocabulary = vectorizer.get_vocabulary()
@@ -177,8 +210,12 @@ class ClassificationExamples:
         """
         tc = self.train_config
         batch_size = batch_size or tc.batch_size
+        train = self.train
+        if self.class_weights is not None:  # training only: validation stays unweighted
+            table = tf.constant([self.class_weights[n] for n in self.labels.names], tf.float32)
+            train = train.map(lambda ids, y: (ids, y, tf.gather(table, y)))
         train = batch_by_length(
-            self.train, batch_size, self.boundaries, shuffle=True, seed=tc.seed, bucketing=tc.buckets > 1
+            train, batch_size, self.boundaries, shuffle=True, seed=tc.seed, bucketing=tc.buckets > 1
         )
         train, self._batches[batch_size] = with_known_cardinality(train)
         val = None
@@ -186,6 +223,24 @@ class ClassificationExamples:
             val = batch_by_length(self.validation, batch_size, self.boundaries, bucketing=tc.buckets > 1)
             val = with_known_cardinality(val)[0]
         return train, val
+
+    @property
+    def class_weights(self) -> dict[str, float] | None:
+        """`{label: weight}` of the training examples from `train.class_weight`
+        (None: unweighted); a `ConfigError` names a label that does not exist."""
+        spec = self.train_config.class_weight
+        if spec is None:
+            return None
+        if self._class_weights is None:
+            y = np.concatenate(
+                [b.numpy() for b in self.train.map(lambda ids, y: y).batch(4096)] or [np.zeros(0, "int64")]
+            )
+            if y.ndim != 1:
+                raise ConfigError("train.class_weight is for single-label classification")
+            counts = np.bincount(y, minlength=self.labels.num_classes)
+            weights = resolve_class_weight(spec, self.labels.names, counts)
+            self._class_weights = {n: float(w) for n, w in zip(self.labels.names, weights)}
+        return self._class_weights
 
     @property
     def padding(self) -> dict:

@@ -27,6 +27,7 @@ def build_classifier(
     train_embeddings: bool = True,
     name: str = "classifier",
     wide=(),
+    multilabel: bool = False,
 ) -> keras.Model:
     """A functional model from right-padded token ids `(batch, time)` (0 =
     padding) to class probabilities: one sigmoid unit for 2 classes, softmax otherwise.
@@ -39,6 +40,7 @@ def build_classifier(
         train_embeddings: whether pretrained embeddings are fine-tuned.
         name: the model's name.
         wide: prepared wide paths (`textlstm.wide.component.WideComponent.paths()`), added to the logits.
+        multilabel: one sigmoid output per label (`task: multilabel`) instead.
     """
     if num_classes < 2:
         raise ConfigError(f"need at least 2 classes, got {num_classes}")
@@ -82,7 +84,9 @@ def build_classifier(
         x = MaskedPooling1D(config.pooling, name=f"{config.pooling}_pool")(x)
     if config.dropout:
         x = keras.layers.Dropout(config.dropout, name="dropout")(x)
-    logits = keras.layers.Dense(output_units(num_classes), kernel_regularizer=reg, name="logits")(x)
+    units = num_classes if multilabel else output_units(num_classes)
+    logits = keras.layers.Dense(units, kernel_regularizer=reg, name="logits")(x)
     if wide:
         logits = add_wide_paths(ids, logits, list(wide))
-    return keras.Model(ids, probabilities(logits), name=name)
+    probs = keras.layers.Activation("sigmoid", name="probabilities")(logits) if multilabel else probabilities(logits)
+    return keras.Model(ids, probs, name=name)

@@ -18,6 +18,8 @@ from textlstm.wide.config import FUSED_ACCURACY, WideConfig
 
 CELLS = ("lstm", "gru", "simple_rnn")
 POOLINGS = ("last", "max", "mean")
+# The validation macro-F1 that `textlstm.training_metrics.MacroF1` adds to the logs.
+MACRO_F1 = "val_macro_f1"
 
 
 @dataclass
@@ -89,8 +91,8 @@ class ModelConfig:
                 f"train.monitor: {FUSED_ACCURACY} is the score of a late wide path's fusion "
                 "(model.wide with fusion: late), and this model has none"
             )
-        if monitor not in ("val_accuracy", "val_loss", "accuracy", "loss", FUSED_ACCURACY):
+        if monitor not in ("val_accuracy", "val_loss", "accuracy", "loss", MACRO_F1, FUSED_ACCURACY):
             raise ConfigError(
-                f"train.monitor must be val_accuracy, val_loss or {FUSED_ACCURACY} (or accuracy / "
+                f"train.monitor must be val_accuracy, val_loss, {MACRO_F1} or {FUSED_ACCURACY} (or accuracy / "
                 f"loss without validation data), got {monitor!r}"
             )

@@ -36,6 +36,8 @@ from textlstm import tasks
 from textlstm.config import PipelineConfig, TrainConfig
 from textlstm.data import load_splits
 from textlstm.data.examples import ClassificationExamples
+from textlstm.multilabel.classifier import MultiLabelTrainer
+from textlstm.multilabel.data import MultiHotEncoder, load_multilabel_splits
 from textlstm.trainer import ClassifierTrainer
 from textlstm.training import best_index
 from textlstm.tuning.space import TRAIN_KEYS, Param, SearchConfig, search_config
@@ -223,3 +225,19 @@ def make_hypermodel(cfg: PipelineConfig, search: SearchConfig | None = None) -> 
         search: its search settings (default: read from `cfg.search`).
     """
     return tasks.get(cfg.task).hypermodel_class()(cfg, search or search_config(cfg))
+
+
+class MultiLabelHyperModel(ClassifierHyperModel):
+    """The multi-label classifier's hypermodel: the classifier's space, trained
+    by `MultiLabelTrainer` on multi-hot targets (the trainer `MultiLabelClassifier.fit` uses)."""
+
+    task = "multilabel"
+
+    def prepare(self) -> None:
+        cfg = self.config
+        splits = load_multilabel_splits(cfg.data, cfg.train.seed)
+        keras.utils.set_random_seed(cfg.train.seed)
+        examples = ClassificationExamples.build(
+            splits.train, splits.validation, cfg.vectorizer, cfg.train, label_encoder=MultiHotEncoder
+        )
+        self.trainer = MultiLabelTrainer(examples, cfg)

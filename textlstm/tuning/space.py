@@ -3,7 +3,7 @@
 ```yaml
 search:
   tuner: hyperband           # random | hyperband | bayesian
-  objective: val_accuracy    # val_accuracy | val_loss | accuracy | loss
+  objective: val_accuracy    # val_accuracy | val_loss | val_macro_f1 | accuracy | loss
   max_trials: 12
   max_epochs: 6
   space:
@@ -41,6 +41,7 @@ from typing import Any
 from textlstm import tasks
 from textlstm.config import PipelineConfig, TrainConfig
 from textlstm.errors import ConfigError
+from textlstm.models.config import MACRO_F1
 from textlstm.schema import check_type as _check_type
 from textlstm.schema import from_dict
 from textlstm.schema import suggest as _suggest
@@ -67,7 +68,7 @@ DEFAULT_SPACE = {
 # Bookkeeping values Hyperband adds to a trial's hyperparameters.
 HYPERBAND_KEYS = ("tuner/epochs", "tuner/initial_epoch", "tuner/bracket", "tuner/round", "tuner/trial_id")
 # Metrics every task's models report (plus val_* when there is validation data).
-TASK_METRICS = {"classification": ("loss", "accuracy")}
+TASK_METRICS = {"classification": ("loss", "accuracy"), "multilabel": ("loss", "accuracy", "micro_f1")}
 
 
 @dataclass
@@ -235,8 +236,10 @@ def search_config(cfg: PipelineConfig) -> SearchConfig:
     search.tuner = tuner
     late = bool(getattr(cfg.model, "has_late_path", False))
     reported = reported_metrics(cfg.task) + ([FUSED_ACCURACY] if late else [])
+    if cfg.task == "classification":
+        reported.append(MACRO_F1)  # textlstm.training_metrics.MacroF1, added when it is the monitor
     if search.objective is None:
-        search.objective = FUSED_ACCURACY if late else "val_accuracy"
+        search.objective = FUSED_ACCURACY if late else "val_micro_f1" if cfg.task == "multilabel" else "val_accuracy"
     if search.objective not in reported:
         raise ConfigError(
             f"search.objective: the model does not report '{search.objective}'; it reports "
