@@ -233,3 +233,7 @@ def test_cli_predict_and_evaluate(tiny, tmp_path, capsys):
     bad = write(tmp_path / "u.jsonl", '{"text": "a", "labels": ["music"]}\n{"text": "b", "labels": ["jazz"]}\n')
     assert main(["evaluate", str(out / "model.keras"), str(bad), "--set", "data.label=labels"]) != 0
     assert f"{bad}:2: label 'jazz' never occurs" in capsys.readouterr().err
+    assert main(["info", str(out / "model.keras")]) == 0
+    printed = capsys.readouterr().out
+    info = json.loads(printed[printed.find("{") :])
+    assert info["task"] == "multilabel" and sorted(info["labels"]) == sorted(LABELS) and info["cudnn"]
