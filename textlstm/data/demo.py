@@ -116,27 +116,38 @@ def _sentence(rng: random.Random, label: int) -> str:
     return f"{opener} {body}".strip()
 
 
-def demo_sentiment(size: int = 6000, seed: int = 0, fractions=(0.8, 0.1, 0.1)):
-    """`size` unique (text, label) pairs split into train/validation/test lists
-    with no text in two splits. Labels are 'negative'/'positive', balanced."""
+def unique_splits(size: int, seed: int, example, fractions=(0.8, 0.1, 0.1)):
+    """`size` unique `(text, label)` pairs from `example(rng, k)` (k alternates
+    0, 1, ... so classes stay balanced), shuffled and split into
+    train/validation/test lists with no text in two splits.
+
+    Args:
+        size: how many pairs (at least 30).
+        seed: seeds the generator.
+        example: `(rng, k) -> (text, label)`; a text seen before is drawn again.
+        fractions: the train and validation shares (the rest is test).
+    """
     if size < 30:
         raise ValueError(f"demo size must be at least 30, got {size}")
     rng = random.Random(seed)
-    seen: dict[str, str] = {}
+    seen: dict = {}
     attempts = 0
     while len(seen) < size:
         attempts += 1
         if attempts > size * 50:
             raise RuntimeError(f"could not generate {size} unique demo sentences")
-        label = len(seen) % 2
-        text = _sentence(rng, label)
-        if text not in seen:
-            seen[text] = LABELS[label]
+        text, label = example(rng, len(seen) % 2)
+        seen.setdefault(text, label)
     pairs = list(seen.items())
     rng.shuffle(pairs)
-    n_train = int(size * fractions[0])
-    n_val = int(size * fractions[1])
+    n_train, n_val = int(size * fractions[0]), int(size * fractions[1])
     return pairs[:n_train], pairs[n_train : n_train + n_val], pairs[n_train + n_val :]
+
+
+def demo_sentiment(size: int = 6000, seed: int = 0, fractions=(0.8, 0.1, 0.1)):
+    """`size` unique (text, label) pairs split into train/validation/test lists
+    with no text in two splits. Labels are 'negative'/'positive', balanced."""
+    return unique_splits(size, seed, lambda rng, label: (_sentence(rng, label), LABELS[label]), fractions)
 
 
 def demo_imbalanced(size: int = 6000, seed: int = 0, positive_share: float = 0.05):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 
-from textlstm.data.demo import INTENSIFIERS, NEGATIONS, NEGATIVE, OPENERS, POSITIVE, VERBS
+from textlstm.data.demo import INTENSIFIERS, NEGATIONS, NEGATIVE, OPENERS, POSITIVE, VERBS, unique_splits
 
 TOPICS = {
     "acting": ["the acting", "the cast", "the lead performance", "the characters", "the supporting actors"],
@@ -62,18 +62,4 @@ def demo_multilabel(size: int = 6000, seed: int = 0, fractions=(0.8, 0.1, 0.1)):
         seed: seeds the generator.
         fractions: the train and validation shares (the rest is test).
     """
-    if size < 30:
-        raise ValueError(f"demo size must be at least 30, got {size}")
-    rng = random.Random(seed)
-    seen: dict[str, tuple] = {}
-    attempts = 0
-    while len(seen) < size:
-        attempts += 1
-        if attempts > size * 50:
-            raise RuntimeError(f"could not generate {size} unique demo sentences")
-        text, labels = _example(rng, len(seen) % 2)
-        seen.setdefault(text, labels)
-    pairs = list(seen.items())
-    rng.shuffle(pairs)
-    n_train, n_val = int(size * fractions[0]), int(size * fractions[1])
-    return pairs[:n_train], pairs[n_train : n_train + n_val], pairs[n_train + n_val :]
+    return unique_splits(size, seed, _example, fractions)
