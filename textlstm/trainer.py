@@ -75,7 +75,6 @@ class ClassifierTrainer:
         self.examples = examples
         self.config = config
         self.wide = WideComponent(config.model.wide, examples)
-        examples.class_weights  # noqa: B018 -- a train.class_weight label that does not exist fails before training
 
     def build(self, model_config=None, train_config=None, name: str = "classifier") -> keras.Model:
         """A compiled network for the examples' vocabulary and labels.

@@ -127,6 +127,7 @@ class ClassificationExamples:
         train_config: the batching settings (batch size, buckets, seed).
         embeddings: the pretrained embedding matrix for the vocabulary, or None.
         report: what was made: examples, vocabulary size, lengths, skips.
+        class_weights: `{label: weight}` of the training examples from `train.class_weight` (None: unweighted).
     """
 
     labels: LabelEncoder
@@ -137,8 +138,8 @@ class ClassificationExamples:
     train_config: TrainConfig
     embeddings: np.ndarray | None = None
     report: dict = field(default_factory=dict)
+    class_weights: dict[str, float] | None = None
     _batches: dict = field(default_factory=dict, repr=False)
-    _class_weights: dict | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -196,7 +197,14 @@ class ClassificationExamples:
                 "bucket_boundaries": boundaries,
             }
         )
-        return cls(labels, vectorizer, train_ds, val_ds, boundaries, train_config, embeddings, report)
+        class_weights = None
+        if train_config.class_weight is not None:  # over the training examples kept (none empty)
+            if train_y.ndim != 1:
+                raise ConfigError("train.class_weight is for single-label classification")
+            counts = np.bincount(train_y[keep], minlength=labels.num_classes)
+            weights = resolve_class_weight(train_config.class_weight, labels.names, counts)
+            class_weights = {n: float(w) for n, w in zip(labels.names, weights)}
+        return cls(labels, vectorizer, train_ds, val_ds, boundaries, train_config, embeddings, report, class_weights)
 
     def batches(self, batch_size: int | None = None):
         """`(train, validation)` datasets batched by length, right-padded, with
@@ -223,24 +231,6 @@ class ClassificationExamples:
             val = batch_by_length(self.validation, batch_size, self.boundaries, bucketing=tc.buckets > 1)
             val = with_known_cardinality(val)[0]
         return train, val
-
-    @property
-    def class_weights(self) -> dict[str, float] | None:
-        """`{label: weight}` of the training examples from `train.class_weight`
-        (None: unweighted); a `ConfigError` names a label that does not exist."""
-        spec = self.train_config.class_weight
-        if spec is None:
-            return None
-        if self._class_weights is None:
-            y = np.concatenate(
-                [b.numpy() for b in self.train.map(lambda ids, y: y).batch(4096)] or [np.zeros(0, "int64")]
-            )
-            if y.ndim != 1:
-                raise ConfigError("train.class_weight is for single-label classification")
-            counts = np.bincount(y, minlength=self.labels.num_classes)
-            weights = resolve_class_weight(spec, self.labels.names, counts)
-            self._class_weights = {n: float(w) for n, w in zip(self.labels.names, weights)}
-        return self._class_weights
 
     @property
     def padding(self) -> dict:
