@@ -131,6 +131,9 @@ def test_wide_paths_and_ensemble_are_read_into_their_sections():
         "data.validation_split=validation",
         "data.test_split=test",
         "output=runs/x",
+        "train.label_smoothing=0.1",
+        "vectorizer.train_pretrained=false",
+        "data.download=false",
     ],
 )
 def test_removed_keys_are_unknown(key):

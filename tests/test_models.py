@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from textlstm.config import ConfigError, ModelConfig, TrainConfig, WideConfig
+from textlstm.config import ConfigError, ModelConfig, WideConfig
 from textlstm.layers import HashedNgrams, MaskedPooling1D, NonEmptySequences
 from textlstm.models import CudnnFallbackWarning, build_classifier, cudnn_report, recurrent_layer
 from textlstm.wide.component import WidePath, build_nbsvm, nbsvm_weights
@@ -226,41 +226,3 @@ def test_initial_tables_are_weights_not_config(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_array_equal(loaded.get_layer("wide_0_weights").get_weights()[0], ratios)
     np.testing.assert_array_equal(loaded.get_layer("embedding").get_weights()[0], vectors)
-
-
-def _smoothed_cross_entropy(y, probs, smoothing):
-    """The reference: one-hot labels smoothed towards uniform, then cross-entropy."""
-    classes = probs.shape[-1]
-    target = np.eye(classes)[y] * (1.0 - smoothing) + smoothing / classes
-    return float(-(target * np.log(np.clip(probs, 1e-7, 1.0))).sum(axis=-1).mean())
-
-
-def test_multiclass_label_smoothing_trains_with_the_smoothed_loss():
-    from textlstm.models.heads import SmoothedSparseCategoricalCrossentropy, compile_classifier
-
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    y = np.arange(48) % 3
-    ids = np.stack([y + 2, rng.integers(5, 20, 48), rng.integers(5, 20, 48)], axis=1)  # token 2+k marks class k
-    net = build_classifier(ModelConfig(units=[8], embedding_dim=8, dropout=0.0), 20, 3)
-    compile_classifier(net, 3, TrainConfig(label_smoothing=0.2, learning_rate=0.02))
-    assert isinstance(net.loss, SmoothedSparseCategoricalCrossentropy) and net.loss.label_smoothing == 0.2
-    history = net.fit(ids, y, batch_size=16, epochs=8, verbose=0).history["loss"]
-    assert np.isfinite(history).all() and history[-1] < history[0] - 0.1
-    probs = np.asarray(net.predict_on_batch(ids))
-    assert (probs.argmax(-1) == y).mean() > 0.9
-    expected = _smoothed_cross_entropy(y, probs, 0.2)
-    assert expected > _smoothed_cross_entropy(y, probs, 0.0)  # smoothing penalises confident predictions
-    assert net.evaluate(ids, y, batch_size=48, verbose=0, return_dict=True)["loss"] == pytest.approx(expected, abs=1e-5)
-    keras_loss = keras.losses.CategoricalCrossentropy(label_smoothing=0.2)(np.eye(3)[y], probs)
-    assert float(net.loss(y, probs)) == pytest.approx(float(keras_loss), abs=1e-6)
-    # Without smoothing (and for two classes) the plain Keras losses are used.
-    compile_classifier(net, 3, TrainConfig())
-    assert type(net.loss) is keras.losses.SparseCategoricalCrossentropy
-    binary = compile_classifier(build_classifier(ModelConfig(units=[4]), 20, 2), 2, TrainConfig(label_smoothing=0.2))
-    assert isinstance(binary.loss, keras.losses.BinaryCrossentropy) and binary.loss.label_smoothing == 0.2
-    # The loss serializes (a compiled network saves with it).
-    restored = keras.saving.deserialize_keras_object(
-        keras.saving.serialize_keras_object(SmoothedSparseCategoricalCrossentropy(0.2))
-    )
-    assert float(restored(y, probs)) == pytest.approx(expected, abs=1e-5)

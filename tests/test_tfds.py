@@ -43,7 +43,7 @@ def test_offline_fails_fast_with_a_clear_message(monkeypatch, tmp_path):
 
 
 def test_no_download_and_unknown_dataset(tmp_path):
-    with pytest.raises(DataError, match="data.download is false"):
-        load_splits(DataConfig(source="tfds:imdb_reviews", data_dir=str(tmp_path), download=False), seed=0)
+    with pytest.raises(DataError, match="not prepared and download=False"):
+        tfds_source.read_tfds("imdb_reviews", "train", ["text", "label"], data_dir=str(tmp_path), download=False)
     with pytest.raises(DataError, match="tfds:no_such_dataset_xyz"):
         load_splits(DataConfig(source="tfds:no_such_dataset_xyz", data_dir=str(tmp_path)), seed=0)

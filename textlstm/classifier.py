@@ -147,9 +147,9 @@ class TextClassifier:
             model: the loaded string-input Keras model.
             meta: its metadata (`textlstm.saving.read_metadata`).
         """
-        from textlstm.config import pipeline_from_dict
+        from textlstm.config import saved_pipeline
 
-        clf = cls(pipeline_from_dict(meta["config"]))
+        clf = cls(saved_pipeline(meta["config"]))
         clf.model = model
         clf.labels = LabelEncoder(meta["labels"])
         clf.networks = [layer for layer in model.layers if isinstance(layer, keras.Model)]

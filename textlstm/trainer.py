@@ -91,7 +91,6 @@ class ClassifierTrainer:
             ex.vectorizer.vocabulary_size(),
             ex.labels.num_classes,
             ex.embeddings,
-            self.config.vectorizer.train_pretrained,
             name=name,
             wide=self.wide.paths(mc.wide),
         )

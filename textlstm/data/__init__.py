@@ -61,7 +61,6 @@ def _read_split(config: DataConfig, task: str, path_or_split: str, tfds_name: st
             path_or_split,
             [str(f) for f in fields],
             data_dir=config.data_dir,
-            download=config.download,
             max_examples=config.max_examples,
         )
     return read_records(

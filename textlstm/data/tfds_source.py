@@ -68,7 +68,7 @@ def read_tfds(
     if not builder.is_prepared():
         if not download:
             raise DataError(
-                f"{where}: not prepared and data.download is false; prepare it on a machine with internet "
+                f"{where}: not prepared and download=False; prepare it on a machine with internet "
                 f"(`tfds build {name}`) and point data.data_dir at it"
             )
         if not network_available():

@@ -62,7 +62,6 @@ class MultiLabelTrainer(ClassifierTrainer):
             ex.vectorizer.vocabulary_size(),
             ex.labels.num_classes,
             ex.embeddings,
-            self.config.vectorizer.train_pretrained,
             name=name,
             multilabel=True,
         )

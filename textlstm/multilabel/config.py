@@ -46,8 +46,6 @@ class MultiLabelModelConfig(ModelConfig):
             raise ConfigError("train.ensemble is not supported for task: multilabel yet (set members: 1)")
         if getattr(pipeline.train, "class_weight", None) is not None:
             raise ConfigError("train.class_weight is not supported for task: multilabel")
-        if pipeline.train.label_smoothing:
-            raise ConfigError("train.label_smoothing is not supported for task: multilabel")
         check_thresholds(pipeline.train.thresholds)
         if pipeline.data.source.startswith("tfds:") or pipeline.data.format == "folder":
             raise ConfigError("task: multilabel reads TSV/CSV/JSONL files or data.source: demo")

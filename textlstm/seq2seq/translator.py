@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from textlstm import __version__
-from textlstm.config import PipelineConfig, load_pipeline, pipeline_from_dict
+from textlstm.config import PipelineConfig, load_pipeline, pipeline_from_dict, saved_pipeline
 from textlstm.data import Splits, load_splits, load_test_split
 from textlstm.data.batching import batch_by_length, bucket_boundaries, with_known_cardinality
 from textlstm.files import write_text_atomic
@@ -161,7 +161,7 @@ class Translator:
         net.compile(
             optimizer=make_optimizer(tc),
             metrics=[MaskedTokenAccuracy()],
-            loss=MaskedSparseCategoricalCrossentropy(label_smoothing=tc.label_smoothing),
+            loss=MaskedSparseCategoricalCrossentropy(),
         )
         return net
 
@@ -215,7 +215,7 @@ class Translator:
     @classmethod
     def from_artifact(cls, model: keras.Model, meta: dict) -> Translator:
         """The `Translator` of a loaded artifact (`textlstm.load` calls this)."""
-        translator = cls(pipeline_from_dict(meta["config"]))
+        translator = cls(saved_pipeline(meta["config"]))
         translator.source_vectorizer = next(l for l in model.layers if isinstance(l, keras.layers.TextVectorization))
         translator.target_vocabulary = check_target_vocabulary(meta["target_vocabulary"])
         translator.data_report = meta.get("data", {})

@@ -55,7 +55,7 @@ TUNER_ALIASES = {
     "bayesianoptimization": "bayesian",
 }
 SAMPLINGS = ("linear", "log", "reverse_log")
-TRAIN_KEYS = ("batch_size", "learning_rate", "optimizer", "clipnorm", "label_smoothing")
+TRAIN_KEYS = ("batch_size", "learning_rate", "optimizer", "clipnorm")
 DEFAULT_SPACE = {
     "units": {"choice": [32, 64, 128]},
     "num_layers": {"min": 1, "max": 2},
