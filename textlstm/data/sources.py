@@ -1,9 +1,16 @@
-"""Read examples from TSV/CSV/JSONL files and folder-per-label trees.
+"""Read examples from TSV/CSV/JSONL files (plain or gzipped, one file or a glob of shards) and folder-per-label trees.
 
-Every reader returns `Records`: the rows (tuples of strings, one per requested
-field), where each row came from (`file:line`) and a `SkipReport` counting
-anything that was skipped. With `on_bad_row="error"` (the default) a bad row
-raises `DataError` naming the file, line and problem instead.
+Every reader is a row iterator that reads line by line (`iter_rows`), so a
+file is never held in memory whole; `read_records` materializes it into
+`Records`: the rows (tuples of strings, one per requested field), where each
+row came from (`file:line`) and a `SkipReport` counting anything that was
+skipped. With `on_bad_row="error"` (the default) a bad row raises
+`DataError` naming the file, line and problem instead. The streaming path
+(`textlstm.data.stream`) re-reads the same iterator, so both paths share the
+parsing, the errors and the skip counting.
+
+A path may be a glob (`shards/train-*.tsv.gz`, expanded in sorted order);
+a `.gz` suffix means gzip, and the format comes from the suffix before it.
 
 ```python
 from textlstm.data.sources import read_records
@@ -16,15 +23,18 @@ print(recs.skipped)
 from __future__ import annotations
 
 import csv
-import io
+import glob
+import gzip
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from textlstm.errors import DataError
 
 FORMATS = ("tsv", "csv", "jsonl", "folder")
+GLOB_CHARS = "*?["
 
 
 @dataclass
@@ -81,6 +91,33 @@ class Records:
         return Records(self.rows[:n], self.where[:n], self.skipped, self.source, self.label_names)
 
 
+def is_glob(path: str | Path) -> bool:
+    """Whether `path` is a glob pattern (`*`, `?` or `[`)."""
+    return any(c in str(path) for c in GLOB_CHARS)
+
+
+def expand(path: str | Path) -> list[Path]:
+    """The files a path names: itself, or a glob's matches in sorted order.
+
+    Args:
+        path: a file, a folder or a glob (`shards/train-*.tsv.gz`).
+    """
+    if not is_glob(path):
+        return [Path(path)]
+    matches = sorted(glob.glob(str(path)))
+    if not matches:
+        raise DataError(f"{path}: no files match this pattern")
+    return [Path(m) for m in matches]
+
+
+def _format_suffix(path: Path) -> str:
+    """The suffix that names the format: the one before `.gz` for gzipped files."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        return suffixes[-2] if len(suffixes) > 1 else ""
+    return path.suffix.lower()
+
+
 def detect_format(path: str | Path, fmt: str = "auto") -> str:
     if fmt != "auto":
         if fmt not in FORMATS:
@@ -89,7 +126,7 @@ def detect_format(path: str | Path, fmt: str = "auto") -> str:
     path = Path(path)
     if path.is_dir():
         return "folder"
-    suffix = path.suffix.lower()
+    suffix = _format_suffix(path)
     if suffix in (".tsv", ".txt", ".tab"):
         return "tsv"
     if suffix == ".csv":
@@ -99,33 +136,37 @@ def detect_format(path: str | Path, fmt: str = "auto") -> str:
     raise DataError(f"{path}: cannot tell the format from the extension '{suffix}'; set data.format")
 
 
-def _read_text(path: Path, encoding: str, on_bad_row: str, skipped: SkipReport) -> str:
+def _lines(path: Path, encoding: str, on_bad_row: str, skipped: SkipReport) -> Iterator[tuple[int, str]]:
+    """`(line number, text)` of each physical line, read one at a time (gzip for
+    `.gz`), line ending kept; a BOM is stripped; an undecodable line raises or,
+    with `on_bad_row: skip`, is counted and read as blank."""
     if not path.exists():
         raise DataError(f"{path}: file not found")
     if path.is_dir():
         raise DataError(f"{path}: is a directory (set data.format: folder for a folder-per-label tree)")
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise DataError(f"{path}: file is empty")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    content = False
     try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        if on_bad_row != "skip":
-            raise DataError(
-                f"{path}:{line}: bytes {raw[err.start : err.end]!r} are not valid {encoding} "
-                f"(set data.encoding, e.g. cp1252, or data.on_bad_row: skip)"
-            ) from None
-    lines = []
-    for number, line_bytes in enumerate(raw.split(b"\n"), start=1):
-        try:
-            lines.append(line_bytes.decode(encoding))
-        except UnicodeDecodeError:
-            skipped.add(f"{path}:{number}", f"undecodable {encoding} bytes")
-            lines.append("")  # keep line numbers aligned; blank lines are ignored
-    return "\n".join(lines)
+        with opener(path, "rb") as f:
+            for number, raw in enumerate(f, start=1):
+                if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                content = content or bool(raw.strip())
+                try:
+                    line = raw.decode(encoding)
+                except UnicodeDecodeError as err:
+                    if on_bad_row != "skip":
+                        raise DataError(
+                            f"{path}:{number}: bytes {raw[err.start : err.end]!r} are not valid {encoding} "
+                            f"(set data.encoding, e.g. cp1252, or data.on_bad_row: skip)"
+                        ) from None
+                    skipped.add(f"{path}:{number}", f"undecodable {encoding} bytes")
+                    line = "\n"  # keep line numbers aligned; blank lines are ignored
+                yield number, line
+    except (OSError, EOFError) as err:  # a truncated or corrupt .gz
+        raise DataError(f"{path}: cannot be read: {err}") from None
+    if not content:
+        raise DataError(f"{path}: file is empty")
 
 
 def _field_index(header: list[str] | None, name: str | int, path: Path) -> int:
@@ -149,15 +190,13 @@ def _bad(path, line, reason, on_bad_row, skipped):
         raise DataError(f"{path}:{line}: {reason} (set data.on_bad_row: skip to skip and count such rows)")
 
 
-def _read_delimited(path: Path, fields, fmt, header, encoding, on_bad_row) -> Records:
-    skipped = SkipReport()
-    text = _read_text(path, encoding, on_bad_row, skipped)
+def _iter_delimited(path: Path, fields, fmt, header, encoding, on_bad_row, skipped) -> Iterator[tuple[tuple, str]]:
+    lines = _lines(path, encoding, on_bad_row, skipped)
     if fmt == "tsv":
         # TSV has no quoting: a quote character is text, a tab always separates.
-        physical = text.split("\n")
-        rows_iter = ((i + 1, line.rstrip("\r").split("\t")) for i, line in enumerate(physical))
+        rows_iter = ((number, line.rstrip("\n").rstrip("\r").split("\t")) for number, line in lines)
     else:
-        reader = csv.reader(io.StringIO(text, newline=""))
+        reader = csv.reader(line for _, line in lines)
 
         def _csv_rows():
             start = 1
@@ -172,7 +211,7 @@ def _read_delimited(path: Path, fields, fmt, header, encoding, on_bad_row) -> Re
     if header is None:
         header = any(isinstance(f, str) for f in fields)
     names = None
-    rows, where = [], []
+    count = 0
     for line, row in rows_iter:
         if not row or all(not c.strip() for c in row):
             continue  # blank line
@@ -191,18 +230,15 @@ def _read_delimited(path: Path, fields, fmt, header, encoding, on_bad_row) -> Re
         if missing:
             _bad(path, line, f"empty {', '.join(missing)}", on_bad_row, skipped)
             continue
-        rows.append(values)
-        where.append(f"{path}:{line}")
-    if not rows:
+        count += 1
+        yield values, f"{path}:{line}"
+    if not count:
         raise DataError(f"{path}: no usable rows ({skipped})")
-    return Records(rows, where, skipped, str(path))
 
 
-def _read_jsonl(path: Path, fields, encoding, on_bad_row) -> Records:
-    skipped = SkipReport()
-    text = _read_text(path, encoding, on_bad_row, skipped)
-    rows, where = [], []
-    for number, line in enumerate(text.split("\n"), start=1):
+def _iter_jsonl(path: Path, fields, encoding, on_bad_row, skipped) -> Iterator[tuple[tuple, str]]:
+    count = 0
+    for number, line in _lines(path, encoding, on_bad_row, skipped):
         if not line.strip():
             continue
         try:
@@ -222,20 +258,13 @@ def _read_jsonl(path: Path, fields, encoding, on_bad_row) -> Records:
         if missing:
             _bad(path, number, f"missing or empty field {', '.join(missing)}", on_bad_row, skipped)
             continue
-        rows.append(tuple(values))
-        where.append(f"{path}:{number}")
-    if not rows:
+        count += 1
+        yield tuple(values), f"{path}:{number}"
+    if not count:
         raise DataError(f"{path}: no usable rows ({skipped})")
-    return Records(rows, where, skipped, str(path))
 
 
-def read_folder(
-    path: str | Path, classes: list[str] | None = None, encoding: str = "utf-8", on_bad_row: str = "error"
-) -> Records:
-    """A folder-per-label tree (`path/<label>/*.txt`, the aclImdb layout):
-    rows are `(text, label)`. `classes` limits the folders used (aclImdb's
-    `train/unsup` holds unlabeled reviews); folders left out are reported."""
-    path = Path(path)
+def _label_folders(path: Path, classes: list[str] | None) -> list[Path]:
     if not path.is_dir():
         raise DataError(f"{path}: folder not found")
     folders = sorted(p for p in path.iterdir() if p.is_dir())
@@ -246,9 +275,23 @@ def read_folder(
         folders = [path / c for c in classes]
     if not folders:
         raise DataError(f"{path}: no label sub-folders (expected {path}/<label>/*.txt)")
-    skipped = SkipReport()
-    rows, where = [], []
-    for folder in folders:
+    return folders
+
+
+def iter_folder(
+    path: str | Path, classes: list[str] | None, encoding: str, on_bad_row: str, skipped: SkipReport
+) -> Iterator[tuple[tuple, str]]:
+    """`((text, label), where)` of a folder-per-label tree, one file at a time (see `read_folder`).
+
+    Args:
+        path: the tree's root.
+        classes: the label folders to use (None: all).
+        encoding: the files' encoding.
+        on_bad_row: `error` or `skip`.
+        skipped: counts what is skipped.
+    """
+    path = Path(path)
+    for folder in _label_folders(path, classes):
         files = sorted(folder.glob("*.txt"))
         if not files:
             raise DataError(f"{folder}: no .txt files in label folder '{folder.name}'")
@@ -261,9 +304,48 @@ def read_folder(
             if not text:
                 _bad(file, 1, "empty text", on_bad_row, skipped)
                 continue
-            rows.append((text, folder.name))
-            where.append(f"{file}:1")
+            yield (text, folder.name), f"{file}:1"
+
+
+def read_folder(
+    path: str | Path, classes: list[str] | None = None, encoding: str = "utf-8", on_bad_row: str = "error"
+) -> Records:
+    """A folder-per-label tree (`path/<label>/*.txt`, the aclImdb layout):
+    rows are `(text, label)`. `classes` limits the folders used (aclImdb's
+    `train/unsup` holds unlabeled reviews); folders left out are reported."""
+    skipped = SkipReport()
+    rows, where = [], []
+    for row, loc in iter_folder(path, classes, encoding, on_bad_row, skipped):
+        rows.append(row)
+        where.append(loc)
     return Records(rows, where, skipped, str(path))
+
+
+def iter_rows(
+    path: str | Path,
+    fields: list[str | int],
+    *,
+    format: str = "auto",
+    header: bool | None = None,
+    encoding: str = "utf-8",
+    on_bad_row: str = "error",
+    classes: list[str] | None = None,
+    skipped: SkipReport | None = None,
+) -> Iterator[tuple[tuple, str]]:
+    """`(row, where)` for each usable row of a file, a folder or a glob of files,
+    read line by line; arguments as `read_records`, plus `skipped`, which
+    counts the rows skipped (a new report when None)."""
+    if on_bad_row not in ("error", "skip"):
+        raise DataError(f"data.on_bad_row must be 'error' or 'skip', got {on_bad_row!r}")
+    skipped = SkipReport() if skipped is None else skipped
+    for file in expand(path):
+        fmt = detect_format(file, format)
+        if fmt == "folder":
+            yield from iter_folder(file, classes, encoding, on_bad_row, skipped)
+        elif fmt == "jsonl":
+            yield from _iter_jsonl(file, fields, encoding, on_bad_row, skipped)
+        else:
+            yield from _iter_delimited(file, fields, fmt, header, encoding, on_bad_row, skipped)
 
 
 def read_records(
@@ -276,18 +358,25 @@ def read_records(
     on_bad_row: str = "error",
     classes: list[str] | None = None,
 ) -> Records:
-    """Read the requested `fields` (names or 0-based indices) from a file.
+    """Read the requested `fields` (names or 0-based indices) from a file, a
+    folder or a glob of files (plain or `.gz`), into memory.
 
-    Headers: with field names a header row is expected; with indices none is,
-    unless `header=True`. A folder yields `(text, label)` rows regardless of
-    `fields`.
+    Headers: with field names a header row is expected (in every file of a
+    glob); with indices none is, unless `header=True`. A folder yields
+    `(text, label)` rows regardless of `fields`.
     """
-    if on_bad_row not in ("error", "skip"):
-        raise DataError(f"data.on_bad_row must be 'error' or 'skip', got {on_bad_row!r}")
-    path = Path(path)
-    fmt = detect_format(path, format)
-    if fmt == "folder":
-        return read_folder(path, classes, encoding, on_bad_row)
-    if fmt == "jsonl":
-        return _read_jsonl(path, fields, encoding, on_bad_row)
-    return _read_delimited(path, fields, fmt, header, encoding, on_bad_row)
+    skipped = SkipReport()
+    rows, where = [], []
+    for row, loc in iter_rows(
+        path,
+        fields,
+        format=format,
+        header=header,
+        encoding=encoding,
+        on_bad_row=on_bad_row,
+        classes=classes,
+        skipped=skipped,
+    ):
+        rows.append(row)
+        where.append(loc)
+    return Records(rows, where, skipped, str(path))
