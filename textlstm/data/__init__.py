@@ -1,5 +1,10 @@
 """Data: sources, labels, vectorizers and tf.data batching.
 
+With `data.cache: memory` (the default) the splits are `Records` in memory;
+with `disk` or `none` file sources are `Stream`s (`textlstm.data.stream`),
+re-read from the files on every pass, and a validation split held out of
+train is a seeded hash split of the rows rather than a stratified one.
+
 ```python
 from textlstm.config import DataConfig
 from textlstm.data import load_splits
@@ -17,23 +22,35 @@ from textlstm import tasks
 from textlstm.config import DataConfig
 from textlstm.data.labels import LabelEncoder, stratified_split
 from textlstm.data.sources import DataError, Records, SkipReport, read_records
+from textlstm.data.stream import HASH_SPLIT, Holdout, Stream
 
 
 @dataclass
 class Splits:
-    """Train/validation/test `Records` of one source; test may be None."""
+    """Train/validation/test `Records` (or, streamed, `Stream`s) of one source; test may be None."""
 
-    train: Records
-    validation: Records
-    test: Records | None
+    train: Records | Stream
+    validation: Records | Stream
+    test: Records | Stream | None
     source: str
 
+    @property
+    def streamed(self) -> bool:
+        return isinstance(self.train, Stream)
+
     def report(self) -> dict:
+        """Rows and skips per split (a streamed split not yet read is read once for its counts)."""
         out = {"source": self.source}
         for name in ("train", "validation", "test"):
             recs = getattr(self, name)
             if recs is not None:
-                out[name] = {"rows": len(recs), "skipped": recs.skipped.as_dict()}
+                held_out = isinstance(recs, Stream) and recs.holdout is not None
+                skipped = SkipReport() if held_out and recs.holdout.validation else recs.skipped  # counted in train
+                out[name] = {"rows": len(recs), "skipped": skipped.as_dict()}
+        if self.streamed:
+            out["streamed"] = True
+            if self.train.holdout is not None:
+                out["validation_split"] = HASH_SPLIT
         return out
 
 
@@ -74,6 +91,34 @@ def _read_split(config: DataConfig, task: str, path_or_split: str, tfds_name: st
     )
 
 
+def _stream(config: DataConfig, task: str, path: str, holdout: Holdout | None = None) -> Stream:
+    return Stream(
+        path,
+        _fields(config, task),
+        format=config.format,
+        header=config.header,
+        encoding=config.encoding,
+        on_bad_row=config.on_bad_row,
+        classes=getattr(config, "classes", None),
+        holdout=holdout,
+        max_rows=config.max_examples,
+    )
+
+
+def _load_streams(config: DataConfig, task: str, seed: int) -> Splits:
+    """File splits as `Stream`s; without data.validation, the seeded hash split of train."""
+    if not config.train:
+        raise DataError("data.train is not set: give a training file or folder (or data.source: demo)")
+    if config.validation:
+        train, validation = _stream(config, task, config.train), _stream(config, task, config.validation)
+    else:
+        fraction = config.validation_fraction
+        train = _stream(config, task, config.train, Holdout(seed, fraction, validation=False))
+        validation = _stream(config, task, config.train, Holdout(seed, fraction, validation=True))
+    test = _stream(config, task, config.test) if config.test else None
+    return Splits(train, validation, test, config.source)
+
+
 def load_splits(config: DataConfig, task: str = "classification", seed: int = 42, hold_out: bool = True) -> Splits:
     """Read train/validation/test for `task` from the source `config` names.
 
@@ -86,8 +131,15 @@ def load_splits(config: DataConfig, task: str = "classification", seed: int = 42
         seed: seeds the held-out split and `max_examples` sampling.
         hold_out: False: keep every training row in `train` (validation empty
             unless the source has one), e.g. for bagging, which splits per member.
+
+    With `data.cache: disk | none`, file sources of `task: classification`
+    come back as `Stream`s (nothing is read yet; `max_examples`: the first
+    rows of each split) and a held-out validation split is the seeded hash
+    split (`textlstm.data.stream`); the demo and TFDS sources stay in memory.
     """
     source = config.source
+    if config.cache != "memory" and task == "classification" and config.demo_name is None and not config.tfds_name:
+        return _load_streams(config, task, seed)
     if config.demo_name is not None:
         train, val, test = tasks.get(task).demo_splits(config.demo_size, seed, config.demo_name)
         as_recs = lambda rows, name: Records(
@@ -139,6 +191,7 @@ __all__ = [
     "Records",
     "SkipReport",
     "Splits",
+    "Stream",
     "load_splits",
     "read_records",
     "load_test_split",

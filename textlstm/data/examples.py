@@ -20,7 +20,10 @@ examples.report["vocabulary_size"]
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -28,14 +31,15 @@ import tensorflow as tf
 
 from textlstm.config import TrainConfig, VectorizerConfig
 from textlstm.data.batching import (
+    PARALLEL_CALLS,
     batch_by_length,
     bucket_boundaries,
-    sequence_lengths,
-    vectorized,
+    dataset_options,
     with_known_cardinality,
 )
 from textlstm.data.labels import LabelEncoder
 from textlstm.data.sources import Records, SkipReport
+from textlstm.data.stream import Stream, reservoir
 from textlstm.data.vectorize import load_pretrained_vectors, make_vectorizer
 from textlstm.errors import ConfigError, DataError
 
@@ -105,13 +109,62 @@ def _truncate(max_length):
     return truncate
 
 
-def _examples(texts, y, vectorizer, max_length, training: bool):
-    """Unbatched `(ids, label)` pairs and the id dataset; empty sequences are
-    skipped in training and become one [UNK] token otherwise."""
-    ids = vectorized(texts, vectorizer)
-    ds = tf.data.Dataset.zip((ids, tf.data.Dataset.from_tensor_slices(y)))
-    ds = ds.filter(_non_empty) if training else ds.map(_fill_empty)
-    return ds.map(_truncate(max_length)), ids
+def _pairs(texts, y, chunk: int = 512) -> tf.data.Dataset:
+    """In-memory texts and label ids as `(texts, labels)` chunks, the shape a `Stream` gives."""
+    texts = tf.constant(list(texts), dtype=tf.string)
+    return tf.data.Dataset.from_tensor_slices((texts, y)).batch(chunk)
+
+
+def _ids(pairs: tf.data.Dataset, vectorizer, cache: str, path: Path | None) -> tf.data.Dataset:
+    """Unbatched `(ids, label)` of `(texts, labels)` chunks: vectorized in parallel,
+    trailing padding stripped, then cached in memory, in the file `path` or not at all."""
+
+    def vectorize(texts, y):
+        return vectorizer(texts), y
+
+    def strip(ids, y):
+        return ids[: tf.math.count_nonzero(ids, dtype=tf.int32)], y
+
+    ds = pairs.map(vectorize, num_parallel_calls=PARALLEL_CALLS).unbatch()
+    ds = ds.map(strip, num_parallel_calls=PARALLEL_CALLS)
+    if cache == "memory":
+        ds = ds.cache()
+    elif cache == "disk":
+        ds = ds.cache(str(path))
+    return ds.with_options(dataset_options())
+
+
+def _length_pass(ids: tf.data.Dataset, num_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """One pass over `(ids, label)` examples (it fills their cache): `(histogram of the
+    sequence lengths, examples per label id among the non-empty ones)`, in memory
+    that does not grow with the number of examples (label counts: None for multi-hot labels)."""
+    sizes = ids.map(lambda x, y: (tf.size(x), y), num_parallel_calls=PARALLEL_CALLS).batch(4096)
+    histogram = np.zeros(1, "int64")
+    counts = np.zeros(num_classes, "int64") if sizes.element_spec[1].shape.rank == 1 else None
+    for size, y in sizes:
+        size = size.numpy()
+        batch = np.bincount(size)
+        if len(batch) > len(histogram):
+            histogram = np.pad(histogram, (0, len(batch) - len(histogram)))
+        histogram[: len(batch)] += batch
+        if counts is not None:
+            counts += np.bincount(y.numpy()[size > 0], minlength=num_classes)
+    return histogram, counts
+
+
+def _cache_root(cache: str, cache_dir: Path | None, name: str):
+    """`(folder for the disk cache, temporary directory to keep alive or None)`;
+    the folder is emptied first, so a run never reads (or trips over the lock
+    files of) a cache an earlier, possibly killed run left."""
+    if cache != "disk":
+        return None, None
+    if cache_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="textlstm-cache-")
+        return Path(tmp.name), tmp
+    root = Path(cache_dir) / name
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    return root, None
 
 
 @dataclass
@@ -140,49 +193,78 @@ class ClassificationExamples:
     report: dict = field(default_factory=dict)
     class_weights: dict[str, float] | None = None
     _batches: dict = field(default_factory=dict, repr=False)
+    _cache_dir: object = field(default=None, repr=False)  # keeps a temporary disk cache alive
 
     @classmethod
     def build(
         cls,
-        train: Records,
-        validation: Records | None,
+        train: Records | Stream,
+        validation: Records | Stream | None,
         vectorizer_config: VectorizerConfig,
         train_config: TrainConfig,
         label_names: list[str] | None = None,
         name: str = "vectorizer",
         label_encoder=LabelEncoder,
+        cache: str = "memory",
+        cache_dir: Path | None = None,
     ) -> ClassificationExamples:
         """Encode the labels, adapt the vectorizer on the training texts and make the examples.
 
+        Rows in memory (`Records`) and streamed rows (`Stream`) differ only up to
+        the `(texts, label ids)` chunks; vectorizing, skipping empty texts,
+        truncation, the cache and the batches are one code path.
+
         Args:
-            train: the training rows `(text, label)`.
+            train: the training rows `(text, label)`: `Records`, or a `Stream` (one scan for labels and skips).
             validation: the validation rows, or None (or empty).
-            vectorizer_config: the vectorizer settings.
+            vectorizer_config: the vectorizer settings (`adapt_sample`: adapt on a seeded sample of texts).
             train_config: the batching settings.
             label_names: the label names in id order (e.g. a TFDS ClassLabel's); None: sorted training labels.
             name: the vectorizer layer's name.
             label_encoder: the encoder class (`LabelEncoder`: label ids; `textlstm.multilabel.data.MultiHotEncoder`).
+            cache: where the token ids are cached: `memory`, `disk` (files under `cache_dir/name`,
+                emptied first; a temporary folder when `cache_dir` is None) or `none` (re-made every epoch).
+            cache_dir: the disk cache's folder (e.g. `<output>/cache`).
         """
-        train_texts, train_labels = train.columns() or ([], [])
-        labels = label_encoder.fit(train_labels, label_names or train.label_names)
-        train_y = labels.encode(train_labels, train.where)
-        vectorizer = make_vectorizer(vectorizer_config, train_texts, name=name)
+        sample = vectorizer_config.adapt_sample
+        seed = train_config.seed
+        if isinstance(train, Stream):
+            stats = train.scan(sample, seed)
+            labels = label_encoder.fit(list(stats.label_counts), label_names or train.label_names)
+            adapt_on = stats.sample if sample else train.texts().unbatch()
+            adapted_on = len(stats.sample) if sample else stats.rows
+            train_pairs = train.dataset(labels)
+        else:
+            train_texts, train_labels = train.columns() or ([], [])
+            labels = label_encoder.fit(train_labels, label_names or train.label_names)
+            adapt_on = reservoir(train_texts, sample, seed) if sample else train_texts
+            adapted_on = len(adapt_on)
+            train_pairs = _pairs(train_texts, labels.encode(train_labels, train.where))
+        val_pairs = None
+        if isinstance(validation, Stream):
+            validation.scan(labels=labels)  # a label training never saw fails now, naming file:line
+            val_pairs = validation.dataset(labels)
+        elif validation is not None and len(validation):
+            val_texts, val_labels = validation.columns()
+            val_pairs = _pairs(val_texts, labels.encode(val_labels, validation.where))
+        vectorizer = make_vectorizer(vectorizer_config, adapt_on, name=name)
         vocabulary = vectorizer.get_vocabulary()
-        report = {"labels": labels.names, "vocabulary_size": len(vocabulary)}
+        report = {"labels": labels.names, "vocabulary_size": len(vocabulary), "vocabulary_adapted_on": adapted_on}
         embeddings = None
         if vectorizer_config.pretrained_vectors:
             embeddings, report["pretrained_coverage"] = load_pretrained_vectors(
                 vectorizer_config.pretrained_vectors, vocabulary, train_config.seed
             )
         max_length = vectorizer_config.max_length
-        train_ds, train_ids = _examples(train_texts, train_y, vectorizer, max_length, training=True)
+        root, tmp = _cache_root(cache, cache_dir, name)
+        train_ids = _ids(train_pairs, vectorizer, cache, root and root / "train")
+        train_ds = train_ids.filter(_non_empty).map(_truncate(max_length))
         val_ds = None
-        if validation is not None and len(validation):
-            val_texts, val_labels = validation.columns()
-            val_ds = _examples(
-                val_texts, labels.encode(val_labels, validation.where), vectorizer, max_length, training=False
-            )[0]
-        lengths = sequence_lengths(train_ids)  # one pass; also fills the cache
+        if val_pairs is not None:
+            val_ids = _ids(val_pairs, vectorizer, cache, root and root / "validation")
+            val_ds = val_ids.map(_fill_empty).map(_truncate(max_length))
+        histogram, counts = _length_pass(train_ids, labels.num_classes)  # one pass; also fills the cache
+        lengths = np.repeat(np.arange(len(histogram), dtype="int32"), histogram)  # sorted; 4 bytes per example
         keep = lengths > 0
         boundaries = bucket_boundaries(lengths[keep], train_config.buckets, max_length)
         empty = int((~keep).sum())
@@ -195,16 +277,28 @@ class ClassificationExamples:
                 "truncated": int((lengths > max_length).sum()) if max_length else 0,
                 "mean_length": float(lengths[keep].mean()) if keep.any() else 0.0,
                 "bucket_boundaries": boundaries,
+                "cache": cache,
             }
         )
+        del lengths, keep
         class_weights = None
         if train_config.class_weight is not None:  # over the training examples kept (none empty)
-            if train_y.ndim != 1:
+            if counts is None:
                 raise ConfigError("train.class_weight is for single-label classification")
-            counts = np.bincount(train_y[keep], minlength=labels.num_classes)
             weights = resolve_class_weight(train_config.class_weight, labels.names, counts)
             class_weights = {n: float(w) for n, w in zip(labels.names, weights)}
-        return cls(labels, vectorizer, train_ds, val_ds, boundaries, train_config, embeddings, report, class_weights)
+        return cls(
+            labels,
+            vectorizer,
+            train_ds,
+            val_ds,
+            boundaries,
+            train_config,
+            embeddings,
+            report,
+            class_weights,
+            _cache_dir=tmp,
+        )
 
     def batches(self, batch_size: int | None = None):
         """`(train, validation)` datasets batched by length, right-padded, with
