@@ -220,7 +220,15 @@ def _run(
 ) -> Run:
     """Examples, then `members` networks seeded `seed + m`."""
     cfg = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed))
-    examples = ClassificationExamples.build(train, validation, cfg.vectorizer, cfg.train, name=f"vectorizer{suffix}")
+    examples = ClassificationExamples.build(
+        train,
+        validation,
+        cfg.vectorizer,
+        cfg.train,
+        name=f"vectorizer{suffix}",
+        cache=cfg.data.cache,
+        cache_dir=output_dir / "cache" if output_dir else None,  # data.cache: disk
+    )
     trainer = ClassifierTrainer(examples, cfg)
     trained = []
     for m in range(members):
