@@ -32,6 +32,7 @@ from textlstm.data import Splits, load_splits, load_test_split
 from textlstm.data.examples import python_records
 from textlstm.data.labels import LabelEncoder
 from textlstm.data.sources import Records, SkipReport
+from textlstm.data.stream import Stream
 from textlstm.evaluation import classification_metrics, plot_confusion_matrix, plot_per_class
 from textlstm.models.artifact import string_classifier
 from textlstm.models.cudnn import cudnn_report
@@ -204,11 +205,17 @@ class TextClassifier:
             where: each row's origin, for error messages (e.g. `file.tsv:12`).
         """
         self._require_model()
+        y = None
         if texts is None:
             self.splits, test = load_test_split(self.splits, self.config.data, self.task, self.config.train.seed)
-            (texts, labels), where = test.columns(), test.where
-        y = self.labels.encode(labels, where)
-        metrics = classification_metrics(y, self.predict_proba(texts), self.label_names)
+            if isinstance(test, Stream):  # data.cache: disk | none: scored chunk by chunk, rows never held
+                scored = [(self.labels.encode(l, w), self.predict_proba(t)) for t, l, w in test.chunks(4096)]
+                y, proba = (np.concatenate(part) for part in zip(*scored))
+            else:
+                (texts, labels), where = test.columns(), test.where
+        if y is None:
+            y, proba = self.labels.encode(labels, where), self.predict_proba(texts)
+        metrics = classification_metrics(y, proba, self.label_names)
         if output_dir:
             plot_confusion_matrix(
                 metrics["confusion_matrix"], self.label_names, Path(output_dir) / "confusion_matrix.png"
