@@ -201,3 +201,20 @@ def test_config_refusals(extra, message):
 def test_translation_refuses_streaming():
     with pytest.raises(ConfigError, match="task: translation reads its rows into memory"):
         pipeline_from_dict({"task": "translation", "data": {"cache": "none"}})
+
+
+def test_tfds_splits_stream_with_class_label_names(monkeypatch, tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from textlstm.data import tfds_source
+
+    monkeypatch.setattr(tfds_source, "network_available", lambda timeout=4.0: True)
+    data = {"source": "tfds:imdb_reviews", "data_dir": str(tmp_path), "cache": "none"}
+    cfg = pipeline_from_dict({**SMALL, "data": data})
+    with tfds.testing.mock_data(num_examples=40):
+        splits = load_splits(cfg.data, "classification", cfg.train.seed)
+        assert isinstance(splits.train, Stream) and splits.train.label_names == ["neg", "pos"]
+        ex = ClassificationExamples.build(splits.train, splits.validation, cfg.vectorizer, cfg.train, cache="none")
+        report = splits.report()
+    assert ex.labels.names == ["neg", "pos"] and ex.report["vocabulary_adapted_on"] == report["train"]["rows"]
+    assert report["train"]["rows"] + report["validation"]["rows"] == 40 and report["test"]["rows"] == 40
+    assert splits.train.source == "tfds:imdb_reviews[train]"

@@ -92,6 +92,12 @@ def _read_split(config: DataConfig, task: str, path_or_split: str, tfds_name: st
 
 
 def _stream(config: DataConfig, task: str, path: str, holdout: Holdout | None = None) -> Stream:
+    tfds_name = config.tfds_name
+    label_names = None
+    if tfds_name:
+        from textlstm.data.tfds_source import tfds_label_names
+
+        label_names = tfds_label_names(tfds_name, [str(f) for f in _fields(config, task)], config.data_dir)
     return Stream(
         path,
         _fields(config, task),
@@ -102,20 +108,25 @@ def _stream(config: DataConfig, task: str, path: str, holdout: Holdout | None = 
         classes=getattr(config, "classes", None),
         holdout=holdout,
         max_rows=config.max_examples,
+        label_names=label_names,
+        tfds=(tfds_name, path, config.data_dir) if tfds_name else None,
     )
 
 
 def _load_streams(config: DataConfig, task: str, seed: int) -> Splits:
-    """File splits as `Stream`s; without data.validation, the seeded hash split of train."""
-    if not config.train:
+    """File (or TFDS) splits as `Stream`s; without data.validation, the seeded hash split of train."""
+    tfds_name = config.tfds_name
+    train_ref = config.train or ("train" if tfds_name else None)
+    if not train_ref:
         raise DataError("data.train is not set: give a training file or folder (or data.source: demo)")
     if config.validation:
-        train, validation = _stream(config, task, config.train), _stream(config, task, config.validation)
+        train, validation = _stream(config, task, train_ref), _stream(config, task, config.validation)
     else:
         fraction = config.validation_fraction
-        train = _stream(config, task, config.train, Holdout(seed, fraction, validation=False))
-        validation = _stream(config, task, config.train, Holdout(seed, fraction, validation=True))
-    test = _stream(config, task, config.test) if config.test else None
+        train = _stream(config, task, train_ref, Holdout(seed, fraction, validation=False))
+        validation = _stream(config, task, train_ref, Holdout(seed, fraction, validation=True))
+    test_ref = config.test or ("test" if tfds_name else None)
+    test = _stream(config, task, test_ref) if test_ref else None
     return Splits(train, validation, test, config.source)
 
 
@@ -135,10 +146,10 @@ def load_splits(config: DataConfig, task: str = "classification", seed: int = 42
     With `data.cache: disk | none`, file sources of `task: classification`
     come back as `Stream`s (nothing is read yet; `max_examples`: the first
     rows of each split) and a held-out validation split is the seeded hash
-    split (`textlstm.data.stream`); the demo and TFDS sources stay in memory.
+    split (`textlstm.data.stream`); TFDS splits stream too; the demo source stays in memory.
     """
     source = config.source
-    if config.cache != "memory" and task == "classification" and config.demo_name is None and not config.tfds_name:
+    if config.cache != "memory" and task == "classification" and config.demo_name is None:
         return _load_streams(config, task, seed)
     if config.demo_name is not None:
         train, val, test = tasks.get(task).demo_splits(config.demo_size, seed, config.demo_name)

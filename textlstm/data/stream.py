@@ -152,6 +152,7 @@ class Stream:
         holdout: the side of the hash validation split this stream keeps (None: every row).
         max_rows: at most the first this many rows (`data.max_examples`), or None.
         label_names: the label names in id order, when the source names them.
+        tfds: `(name, split, data_dir)` of a TFDS split read instead of `path`, or None.
     """
 
     path: str
@@ -164,11 +165,12 @@ class Stream:
     holdout: Holdout | None = None
     max_rows: int | None = None
     label_names: list[str] | None = None
+    tfds: tuple[str, str, str | None] | None = None
     stats: StreamStats | None = field(default=None, repr=False)
 
     @property
     def source(self) -> str:
-        return str(self.path)
+        return f"tfds:{self.tfds[0]}[{self.tfds[1]}]" if self.tfds else str(self.path)
 
     def rows(self, skipped: SkipReport | None = None) -> Iterator[tuple[tuple, str]]:
         """`(row, where)` of each row, read from the files now.
@@ -176,16 +178,23 @@ class Stream:
         Args:
             skipped: counts the rows skipped (None: not counted).
         """
-        rows = iter_rows(
-            self.path,
-            self.fields,
-            format=self.format,
-            header=self.header,
-            encoding=self.encoding,
-            on_bad_row=self.on_bad_row,
-            classes=self.classes,
-            skipped=SkipReport() if skipped is None else skipped,
-        )
+        skipped = SkipReport() if skipped is None else skipped
+        if self.tfds is not None:
+            from textlstm.data.tfds_source import iter_tfds
+
+            name, split, data_dir = self.tfds
+            rows = iter_tfds(name, split, [str(f) for f in self.fields], data_dir=data_dir, skipped=skipped)
+        else:
+            rows = iter_rows(
+                self.path,
+                self.fields,
+                format=self.format,
+                header=self.header,
+                encoding=self.encoding,
+                on_bad_row=self.on_bad_row,
+                classes=self.classes,
+                skipped=skipped,
+            )
         if self.holdout is not None:
             rows = (r for r in rows if self.holdout.keeps(r[0][0]))
         return itertools.islice(rows, self.max_rows) if self.max_rows else rows

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import socket
+from collections.abc import Iterator
 
 from textlstm.data.sources import DataError, Records, SkipReport
 
@@ -51,16 +52,8 @@ def _decode(value) -> str:
     return str(value)
 
 
-def read_tfds(
-    name: str,
-    split: str,
-    fields: list[str],
-    *,
-    data_dir: str | None = None,
-    download: bool = True,
-    max_examples: int | None = None,
-) -> Records:
-    """Rows of `fields` from a TFDS split; ClassLabel names come along."""
+def _open(name: str, split: str, fields: list[str], data_dir: str | None, download: bool, max_examples: int | None):
+    """`(dataset, features, ClassLabel names or None)` of a TFDS split, with clear errors."""
     import tensorflow_datasets as tfds
 
     builder = _builder(name, data_dir)
@@ -96,7 +89,13 @@ def read_tfds(
     for f in fields:
         if isinstance(features[f], tfds.features.ClassLabel):
             label_names = list(features[f].names)
-    rows, locs, skipped = [], [], SkipReport()
+    return ds, features, label_names
+
+
+def _rows(ds, features, label_names, name, split, fields, data_dir, skipped: SkipReport) -> Iterator[tuple[tuple, str]]:
+    import tensorflow_datasets as tfds
+
+    count = 0
     for i, ex in enumerate(tfds.as_numpy(ds)):
         values = []
         for f in fields:
@@ -107,8 +106,70 @@ def read_tfds(
         if any(not v for v in values):
             skipped.add(f"tfds:{name}[{split}]#{i}", "empty field")
             continue
-        rows.append(tuple(values))
-        locs.append(f"tfds:{name}[{split}]#{i}")
-    if not rows:
+        count += 1
+        yield tuple(values), f"tfds:{name}[{split}]#{i}"
+    if not count:
+        where = f"tfds:{name} (data_dir={data_dir or '~/tensorflow_datasets'})"
         raise DataError(f"{where}: split '{split}' has no usable examples ({skipped})")
+
+
+def iter_tfds(
+    name: str,
+    split: str,
+    fields: list[str],
+    *,
+    data_dir: str | None = None,
+    download: bool = True,
+    max_examples: int | None = None,
+    skipped: SkipReport | None = None,
+) -> Iterator[tuple[tuple, str]]:
+    """`(row, where)` of each usable example of a TFDS split, read one at a time (a streamed split).
+
+    Args:
+        name: the TFDS data set.
+        split: the split name.
+        fields: the features to read (ClassLabel ids come as their names).
+        data_dir: the TFDS data directory.
+        download: whether TFDS may download and prepare it.
+        max_examples: at most the first this many examples.
+        skipped: counts the examples skipped (empty fields).
+    """
+    ds, features, label_names = _open(name, split, fields, data_dir, download, max_examples)
+    skipped = SkipReport() if skipped is None else skipped
+    yield from _rows(ds, features, label_names, name, split, fields, data_dir, skipped)
+
+
+def tfds_label_names(name: str, fields: list[str], data_dir: str | None = None) -> list[str] | None:
+    """The ClassLabel names (in id order) of the first ClassLabel feature among `fields`, or None.
+
+    Args:
+        name: the TFDS data set.
+        fields: the features read.
+        data_dir: the TFDS data directory.
+    """
+    import tensorflow_datasets as tfds
+
+    features = _builder(name, data_dir).info.features
+    for f in fields:
+        if f in features and isinstance(features[f], tfds.features.ClassLabel):
+            return list(features[f].names)
+    return None
+
+
+def read_tfds(
+    name: str,
+    split: str,
+    fields: list[str],
+    *,
+    data_dir: str | None = None,
+    download: bool = True,
+    max_examples: int | None = None,
+) -> Records:
+    """Rows of `fields` from a TFDS split; ClassLabel names come along."""
+    ds, features, label_names = _open(name, split, fields, data_dir, download, max_examples)
+    skipped = SkipReport()
+    rows, locs = [], []
+    for row, loc in _rows(ds, features, label_names, name, split, fields, data_dir, skipped):
+        rows.append(row)
+        locs.append(loc)
     return Records(rows, locs, skipped, f"tfds:{name}[{split}]", label_names)
