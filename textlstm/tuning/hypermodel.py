@@ -207,7 +207,9 @@ class ClassifierHyperModel(TaskHyperModel):
         cfg = self.config
         splits = load_splits(cfg.data, self.task, cfg.train.seed)
         keras.utils.set_random_seed(cfg.train.seed)
-        examples = ClassificationExamples.build(splits.train, splits.validation, cfg.vectorizer, cfg.train)
+        examples = ClassificationExamples.build(
+            splits.train, splits.validation, cfg.vectorizer, cfg.train, cache=cfg.data.cache  # disk: a temporary folder
+        )
         self.trainer = ClassifierTrainer(examples, cfg)
 
     def build_network(self, model_config, train_config):
