@@ -208,7 +208,11 @@ class ClassifierHyperModel(TaskHyperModel):
         splits = load_splits(cfg.data, self.task, cfg.train.seed)
         keras.utils.set_random_seed(cfg.train.seed)
         examples = ClassificationExamples.build(
-            splits.train, splits.validation, cfg.vectorizer, cfg.train, cache=cfg.data.cache  # disk: a temporary folder
+            splits.train,
+            splits.validation,
+            cfg.vectorizer,
+            cfg.train,
+            cache=cfg.data.cache,  # disk: a temporary folder
         )
         self.trainer = ClassifierTrainer(examples, cfg)
 
