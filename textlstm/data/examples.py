@@ -228,8 +228,9 @@ class ClassificationExamples:
         """
         sample = vectorizer_config.adapt_sample
         seed = train_config.seed
-        if isinstance(train, Stream):
-            stats = train.scan(sample, seed)
+        if isinstance(train, Stream):  # one pass (with a hash validation split: for both sides)
+            held_out = validation if isinstance(validation, Stream) and train.complements(validation) else None
+            stats = train.scan(sample, seed, held_out=held_out)
             labels = label_encoder.fit(list(stats.label_counts), label_names or train.label_names)
             adapt_on = stats.sample if sample else train.texts().unbatch()
             adapted_on = len(stats.sample) if sample else stats.rows
@@ -241,8 +242,8 @@ class ClassificationExamples:
             adapted_on = len(adapt_on)
             train_pairs = _pairs(train_texts, labels.encode(train_labels, train.where))
         val_pairs = None
-        if isinstance(validation, Stream):
-            validation.scan(labels=labels)  # a label training never saw fails now, naming file:line
+        if isinstance(validation, Stream):  # a label training never saw fails now, naming file:line
+            (validation.stats or validation.scan()).check_labels(labels)
             val_pairs = validation.dataset(labels)
         elif validation is not None and len(validation):
             val_texts, val_labels = validation.columns()

@@ -24,6 +24,7 @@ duplicate texts land on one side. It is not stratified by label.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import random
@@ -129,12 +130,49 @@ class StreamStats:
         label_counts: rows per label name.
         skipped: the rows skipped (`on_bad_row: skip`).
         sample: the reservoir sample of texts, or None when none was asked for.
+        first_seen: where each label first occurs.
     """
 
     rows: int
     label_counts: Counter
     skipped: SkipReport
     sample: list[str] | None = None
+    first_seen: dict[str, str] = field(default_factory=dict)
+
+    def check_labels(self, labels) -> None:
+        """Raise `DataError` naming the first row of a label `labels` does not know.
+
+        Args:
+            labels: a `LabelEncoder`.
+        """
+        for label, where in self.first_seen.items():
+            if label not in labels.index:
+                labels.encode([label], [where])  # raises, naming the row
+
+
+class _Tally:
+    """The running counts of one side of a scan."""
+
+    def __init__(self, limit: int | None, sample_size: int | None, seed: int):
+        self.limit, self.n, self.counts, self.first_seen = limit, 0, Counter(), {}
+        self.sampler = Reservoir(sample_size, seed) if sample_size else None
+
+    @property
+    def full(self) -> bool:
+        return self.limit is not None and self.n >= self.limit
+
+    def add(self, text: str, label: str, where: str) -> None:
+        self.n += 1
+        self.counts[label] += 1
+        self.first_seen.setdefault(label, where)
+        if self.sampler is not None:
+            self.sampler.add(text)
+
+    def stats(self, source: str, skipped: SkipReport) -> StreamStats:
+        if not self.n:
+            raise DataError(f"{source}: no usable rows in this split ({skipped})")
+        sample = self.sampler.sample if self.sampler else None
+        return StreamStats(self.n, self.counts, skipped, sample, self.first_seen)
 
 
 @dataclass
@@ -199,7 +237,17 @@ class Stream:
             rows = (r for r in rows if self.holdout.keeps(r[0][0]))
         return itertools.islice(rows, self.max_rows) if self.max_rows else rows
 
-    def scan(self, sample_size: int | None = None, seed: int = 0, labels=None) -> StreamStats:
+    def complements(self, other: Stream) -> bool:
+        """Whether `other` is the other side of this stream's hash split (the same rows otherwise)."""
+        mine, theirs = self.holdout, other.holdout
+        if mine is None or theirs is None or mine.validation == theirs.validation:
+            return False
+        same = dataclasses.replace(other, holdout=mine, stats=None) == dataclasses.replace(self, stats=None)
+        return same and (mine.seed, mine.fraction) == (theirs.seed, theirs.fraction)
+
+    def scan(
+        self, sample_size: int | None = None, seed: int = 0, labels=None, held_out: Stream | None = None
+    ) -> StreamStats:
         """One pass: rows, label counts, skips and (with `sample_size`) a seeded
         reservoir sample of the texts; kept in `stats`. A bad row raises `DataError` here.
 
@@ -207,21 +255,29 @@ class Stream:
             sample_size: how many texts to sample (None: none).
             seed: seeds the sample.
             labels: a `LabelEncoder`: a label it does not know raises `DataError` naming `file:line`.
+            held_out: the other side of this stream's hash split (`complements`), counted in the same
+                pass (its `stats` are set too; its skips are counted here, once).
         """
         skipped = SkipReport()
-        counts: Counter = Counter()
-        sampler = Reservoir(sample_size, seed) if sample_size else None
-        n = 0
-        for (text, label), where in self.rows(skipped):
-            if labels is not None and label not in labels.index:
-                labels.encode([label], [where])  # raises, naming the row
-            counts[label] += 1
-            if sampler is not None:
-                sampler.add(text)
-            n += 1
-        if not n:
-            raise DataError(f"{self.source}: no usable rows in this split ({skipped})")
-        self.stats = StreamStats(n, counts, skipped, sampler.sample if sampler else None)
+        mine = _Tally(self.max_rows, sample_size, seed)
+        if held_out is None:
+            for (text, label), where in self.rows(skipped):
+                mine.add(text, label, where)
+        else:
+            if not self.complements(held_out):
+                raise ValueError("held_out must be the other side of this stream's hash split")
+            theirs = _Tally(held_out.max_rows, None, seed)
+            everything = dataclasses.replace(self, holdout=None, max_rows=None, stats=None)
+            for (text, label), where in everything.rows(skipped):
+                tally = theirs if held_out.holdout.keeps(text) else mine
+                if not tally.full:
+                    tally.add(text, label, where)
+                elif mine.full and theirs.full:
+                    break
+            held_out.stats = theirs.stats(held_out.source, SkipReport())
+        self.stats = mine.stats(self.source, skipped)
+        if labels is not None:
+            self.stats.check_labels(labels)
         return self.stats
 
     def __len__(self) -> int:
