@@ -41,6 +41,10 @@ def cmd_train(args) -> int:
 
     cfg = load_pipeline(args.pipeline, args.set)  # every config check, before any data is read
     out = Path(args.output or _default_output(cfg, args.pipeline))
+    if cfg.train.distribute != "none":
+        from textlstm import distribute  # noqa: I001  (TensorFlow loads from here on)
+
+        distribute.strategy_for(cfg.train)  # multi_worker: before TensorFlow runs anything (and before any data)
     from textlstm.console import device_line  # noqa: I001  (TensorFlow loads from here on)
     from textlstm.runner import train_evaluate_write
 
@@ -48,6 +52,9 @@ def cmd_train(args) -> int:
     print(f"textlstm: training '{args.pipeline or 'defaults'}' -> {out}", flush=True)
     print(device_line(), flush=True)
     report = train_evaluate_write(runner, out, saved_model=args.saved_model)
+    if report.get("chief") is False:  # a multi_worker worker that is not the chief wrote nothing
+        _print_json({"output": None, "chief": False, "train_seconds": round(report["train_seconds"], 1)})
+        return 0
     keys = (
         "train_examples",
         "vocabulary_size",

@@ -52,6 +52,7 @@ STANDARDIZE = (
 )
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 CACHES = ("memory", "disk", "none")
+DISTRIBUTE = ("none", "mirrored", "multi_worker")
 
 
 @dataclass
@@ -259,6 +260,10 @@ class TrainConfig:
             `balanced` (n_samples / (n_classes * count of the label), over the training split),
             a mapping `{label: weight}` (labels left out weigh 1) or None (unweighted).
             Validation is never weighted.
+        distribute: `none` (one device), `mirrored` (`tf.distribute.MirroredStrategy` over the
+            local GPUs, or every logical CPU device when there is no GPU) or `multi_worker`
+            (`tf.distribute.MultiWorkerMirroredStrategy` across the machines of `TF_CONFIG`);
+            `batch_size` stays the global batch (see `textlstm.distribute`).
     """
 
     epochs: int = 10
@@ -275,9 +280,11 @@ class TrainConfig:
     tensorboard: bool = True
     thresholds: float | str = 0.5  # task: multilabel only (see textlstm.multilabel.config)
     class_weight: str | dict | None = None
+    distribute: str = "none"
 
     def __post_init__(self):
         choice(self.optimizer, OPTIMIZERS, "train.optimizer")
+        choice(self.distribute, DISTRIBUTE, "train.distribute")
         check_class_weight(self.class_weight)
         choice(self.verbose, ("auto", 0, 1, 2), "train.verbose")
         for name in ("epochs", "batch_size"):
@@ -339,6 +346,8 @@ def check_pipeline(cfg: PipelineConfig) -> PipelineConfig:
                 f"data.cache: {cfg.data.cache} (streaming) is for task: classification; task: {cfg.task} "
                 "reads its rows into memory: use data.cache: memory"
             )
+    if cfg.train.distribute != "none":
+        check_distribute(cfg)
     if cfg.data.demo_name:
         tasks.get(cfg.task).demo_path(cfg.data.demo_name)  # an unknown variant fails now, listing them
     if cfg.task != "multilabel" and (isinstance(cfg.data.label, list) or cfg.train.thresholds != 0.5):
@@ -347,6 +356,25 @@ def check_pipeline(cfg: PipelineConfig) -> PipelineConfig:
     if check is not None:
         check(cfg)
     return cfg
+
+
+def check_distribute(cfg: PipelineConfig) -> None:
+    """The combinations `train.distribute` cannot train (see `textlstm.distribute`).
+
+    Args:
+        cfg: a pipeline with `train.distribute` other than `none`.
+    """
+    key = f"train.distribute: {cfg.train.distribute}"
+    if cfg.task != "classification":
+        raise ConfigError(
+            f"{key} is for task: classification (its network is built in the strategy's scope); "
+            f"task: {cfg.task} trains on one device: use train.distribute: none"
+        )
+    if any(path.late for path in cfg.model.wide):
+        raise ConfigError(
+            f"{key}: a late wide path (model.wide with fusion: late) scores the network batch by batch "
+            "during training, which a distributed predict would reorder: use fusion: joint or train.distribute: none"
+        )
 
 
 def pipeline_from_dict(data: dict) -> PipelineConfig:

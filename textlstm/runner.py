@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from textlstm import distribute
 from textlstm.config import PipelineConfig
 from textlstm.evaluation import plot_history
 from textlstm.files import write_text_atomic
@@ -91,14 +92,20 @@ def train_evaluate_write(
         extra: more top-level keys for metrics.json (e.g. the sweep's report).
 
     Returns:
-        metrics.json's content, with `train_seconds`.
+        metrics.json's content, with `train_seconds`. Under `train.distribute:
+        multi_worker` a worker that is not the chief does the same in a
+        temporary directory, removed at the end (`textlstm.distribute.worker_output`:
+        saving reads the mirrored variables collectively, so every worker
+        saves), and its report says `chief: false`.
     """
-    out = Path(output_dir)
-    start = time.perf_counter()
-    runner.fit(output_dir=out)
-    train_seconds = time.perf_counter() - start
-    metrics = runner.evaluate(output_dir=out) if runner.has_test_data else None
-    report = write_outputs(runner, out, metrics, {"train_seconds": train_seconds, **(extra or {})})
-    if saved_model:
-        runner.export(out / "saved_model")
+    with distribute.worker_output(output_dir, runner.config.train) as out:
+        start = time.perf_counter()
+        runner.fit(output_dir=out)
+        train_seconds = time.perf_counter() - start
+        metrics = runner.evaluate(output_dir=out) if runner.has_test_data else None
+        report = write_outputs(runner, out, metrics, {"train_seconds": train_seconds, **(extra or {})})
+        if saved_model:
+            runner.export(out / "saved_model")
+    if not distribute.is_chief(runner.config.train):
+        report["chief"] = False
     return report

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import keras
 
+from textlstm import distribute
 from textlstm.config import PipelineConfig
 from textlstm.data import Splits
 from textlstm.data.examples import ClassificationExamples
@@ -85,16 +86,19 @@ class ClassifierTrainer:
             name: the model's name.
         """
         mc = model_config or self.config.model
+        tc = train_config or self.config.train
         ex = self.examples
-        net = build_classifier(
-            mc,
-            ex.vectorizer.vocabulary_size(),
-            ex.labels.num_classes,
-            ex.embeddings,
-            name=name,
-            wide=self.wide.paths(mc.wide),
-        )
-        return compile_classifier(net, ex.labels.num_classes, train_config or self.config.train)
+        with distribute.scope(tc):  # train.distribute: the variables are mirrored
+            net = build_classifier(
+                mc,
+                ex.vectorizer.vocabulary_size(),
+                ex.labels.num_classes,
+                ex.embeddings,
+                name=name,
+                wide=self.wide.paths(mc.wide),
+            )
+            net = compile_classifier(net, ex.labels.num_classes, tc)
+        return distribute.prepare(net, tc)
 
     def train(
         self, net: keras.Model, train_config=None, output_dir: Path | None = None, callbacks=()

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import keras
 
+from textlstm import distribute
 from textlstm.config import TrainConfig
 from textlstm.files import write_text_atomic
 
@@ -92,6 +93,8 @@ def make_callbacks(config: TrainConfig, output_dir: str | Path | None, has_valid
             )
         )
     if output_dir is not None:
+        # Under train.distribute: multi_worker every worker runs these callbacks (saving reads
+        # variables collectively), the chief in the run's folder, the others in a temporary one.
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
         backup = out / "backup"
@@ -111,7 +114,9 @@ def make_callbacks(config: TrainConfig, output_dir: str | Path | None, has_valid
             # The epoch's row before its backup: a kill between the two runs the
             # epoch again and its second row replaces the first (_clean_history).
             keras.callbacks.CSVLogger(str(partial), append=True),
-            keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True),
+            distribute.WorkerBackupAndRestore(
+                backup, restore_from=distribute.shared_backup(out), strategy=distribute.strategy_for(config)
+            ),
         ]
         if config.tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False, profile_batch=0))
@@ -192,15 +197,19 @@ def fit(model: keras.Model, train_ds, val_ds, config: TrainConfig, output_dir=No
     stopping, the checkpoint and the CSV log. `train.verbose: auto` shows the
     progress bar on a terminal and one line per epoch elsewhere
     (`resolve_verbose`). With `output_dir`, `history.csv` is written when
-    training has finished (`finish_history`)."""
-    history = model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=config.epochs,
-        callbacks=list(callbacks) + make_callbacks(config, output_dir, val_ds is not None),
-        verbose=resolve_verbose(config.verbose),
-        shuffle=False,  # the tf.data pipeline shuffles
-    )
+    training has finished (`finish_history`). Under `train.distribute` the
+    model was built in `textlstm.distribute.scope` and `fit` runs in it; only
+    the chief writes files."""
+    with distribute.scope(config):
+        history = model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=config.epochs,
+            callbacks=list(callbacks) + make_callbacks(config, output_dir, val_ds is not None),
+            verbose=resolve_verbose(config.verbose),
+            shuffle=False,  # the tf.data pipeline shuffles
+        )
+    distribute.log_digest(model, config)
     if output_dir is not None:
         finish_history(output_dir)
     return {k: [float(v) for v in vals] for k, vals in history.history.items()}
