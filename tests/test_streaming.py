@@ -145,6 +145,11 @@ def test_hash_validation_split_is_deterministic_and_independent_of_sharding(corp
     assert not set(val) & set(_texts(one.train)) and len(val) + len(_texts(one.train)) == n
     assert set(val) != set(_texts(load_splits(_cfg(corpus / "all.tsv").data, seed=4).validation))
     assert "hash" in one.report()["validation_split"]
+    separate = (one.train.scan().label_counts, one.validation.scan().label_counts)
+    assert one.train.complements(one.validation) and not one.train.complements(shards.validation)
+    one.train.scan(held_out=one.validation)  # one pass counts both sides
+    assert (one.train.stats.label_counts, one.validation.stats.label_counts) == separate
+    assert one.validation.stats.rows == len(val)
 
 
 def test_adapt_sample_bounds_the_adapt_set_and_is_reported(corpus):
