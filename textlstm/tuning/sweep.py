@@ -230,6 +230,12 @@ def tune(
         raise ConfigError("--overwrite clears the shared sweep directory: give it to the chief, not a worker")
     if role == "worker" and "chief" in tuner_id:
         raise ConfigError(f"a worker's id must not contain 'chief' (Keras Tuner reads it as the chief): {tuner_id}")
+    if cfg.train.distribute == "multi_worker":
+        raise ConfigError(
+            "textlstm tune runs one trial per Keras Tuner worker process, and a train.distribute: multi_worker "
+            "trial would need every machine in that one trial: use train.distribute: mirrored (each trial on "
+            "all local GPUs) or none (one trial per GPU: one tuner worker per GPU with CUDA_VISIBLE_DEVICES)"
+        )
     directory = Path(directory)
     if role == "worker":
         wait_for_chief(worker, wait)  # the chief has written search.json once it answers
