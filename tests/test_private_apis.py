@@ -377,6 +377,8 @@ def test_known_private_names_are_used_only_in_kt_internals():
         if path == INTERNALS_MODULE:
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "_distribute_strategy" in line and path != PACKAGE / "distribute.py":
+                found.append(f"{path.relative_to(REPO)}:{number}: {line.strip()} (only textlstm/distribute.py)")
             if PRIVATE_NAMES.search(line):
                 found.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
     assert not found, "private keras-tuner/Keras names outside kt_internals.py: " + "; ".join(found)
@@ -395,3 +397,22 @@ def test_the_import_checker_sees_private_imports():
         (5, "keras.src.ops"),
     ]
     assert PRIVATE_NAMES.search("tuner.oracle._display = x") and not PRIVATE_NAMES.search("oracle.display")
+
+
+def test_keras_model_keeps_its_strategy_in_distribute_strategy():
+    """`textlstm.distribute.forget_strategy` (the one Keras internal of train.distribute):
+    a model made in a strategy's scope stores it in `_distribute_strategy`, and without it
+    `distribute_strategy` is the strategy of the current scope."""
+    import keras
+    import tensorflow as tf
+
+    from textlstm.distribute import forget_strategy
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    assert model._distribute_strategy is strategy, f"keras {keras.__version__}: Model._distribute_strategy changed"
+    forget_strategy(model)
+    assert model.distribute_strategy is tf.distribute.get_strategy()
+    with strategy.scope():
+        assert model.distribute_strategy is strategy
