@@ -177,3 +177,48 @@ def test_two_workers_train_identical_weights_and_only_the_chief_writes(tmp_path)
     assert len(digests) == 2 and digests[0] == digests[1], digests
     assert (tmp_path / "chief" / "model.keras").exists() and (tmp_path / "chief" / "history.csv").exists()
     assert not (tmp_path / "worker1").exists()  # the other worker wrote to a temporary directory
+
+
+def start_workers(out, ports, extra=()):
+    sets = [x for o in [*QUICK, *extra] for x in ("--set", o)]
+    cmd = [sys.executable, "-m", "textlstm.cli", "train", "pipelines/sentiment_demo.yaml", *sets, "--output", str(out)]
+    return [
+        subprocess.Popen(
+            cmd,
+            env={**ENV, "TF_CONFIG": tf_config(i, ports)},
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
+
+
+@pytest.mark.slow
+def test_killing_a_worker_and_restarting_the_cluster_resumes_from_the_backup(tmp_path):
+    import time
+
+    out = tmp_path / "run"  # the same --output for both: the chief's backup is read by every worker
+    meta = out / "backup" / "training_metadata.json"
+    procs = start_workers(out, free_ports(2), ["train.epochs=5"])
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not (
+            meta.exists() and json.loads(meta.read_text() or "{}").get("epoch", 0) >= 1
+        ):
+            assert all(p.poll() is None for p in procs), "a worker ended before the first backup"
+            time.sleep(0.1)
+        killed_at = json.loads(meta.read_text())["epoch"]
+    finally:
+        for p in procs[::-1]:  # worker 1 first, then the chief (stuck in a collective)
+            p.kill()
+            p.wait()
+    assert killed_at < 5
+    procs = start_workers(out, free_ports(2), ["train.epochs=5"])
+    logs = [p.communicate(timeout=240)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs[0][-3000:] + logs[1][-3000:]
+    assert "Epoch 1/5" not in logs[0] and f"Epoch {killed_at + 1}/5" in logs[0]  # epochs before the kill not redone
+    with open(out / "history.csv", encoding="utf-8") as f:
+        epochs = [line.split(",")[0] for line in f.read().splitlines()[1:]]
+    assert epochs == ["0", "1", "2", "3", "4"]
