@@ -125,12 +125,14 @@ def _ids(pairs: tf.data.Dataset, vectorizer, cache: str, path: Path | None) -> t
     def strip(ids, y):
         return ids[: tf.math.count_nonzero(ids, dtype=tf.int32)], y
 
-    ds = pairs.map(vectorize, num_parallel_calls=PARALLEL_CALLS).unbatch()
-    ds = ds.map(strip, num_parallel_calls=PARALLEL_CALLS)
+    ds = pairs.map(vectorize, num_parallel_calls=PARALLEL_CALLS)
+    if cache == "disk":
+        # The vectorized chunks, not the examples: tf.data's file cache keeps an index entry of about
+        # 0.5 KB per element in memory (bench/RESULTS.md, section 6), so per example it would grow with the corpus.
+        ds = ds.cache(str(path))
+    ds = ds.unbatch().map(strip, num_parallel_calls=PARALLEL_CALLS)
     if cache == "memory":
         ds = ds.cache()
-    elif cache == "disk":
-        ds = ds.cache(str(path))
     return ds.with_options(dataset_options())
 
 
