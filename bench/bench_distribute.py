@@ -33,7 +33,7 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "rt_polarity"
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "Agg"}
 
 
-def overrides(data: Path | None, epochs: int) -> list[str]:
+def overrides(data: Path | None, epochs: int, seed: int) -> list[str]:
     sets = [
         "vectorizer.max_length=60",
         "model.embedding_dim=32",
@@ -46,7 +46,7 @@ def overrides(data: Path | None, epochs: int) -> list[str]:
         "train.patience=null",
         "train.verbose=2",
         "train.tensorboard=false",
-        "train.seed=42",
+        f"train.seed={seed}",
     ]
     if data is not None:
         sets += [f"data.train={data / 'train.tsv'}", f"data.test={data / 'test.tsv'}"]
@@ -126,26 +126,38 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--timeout", type=int, default=1800)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42])
     args = parser.parse_args()
     data = args.data if (args.data / "train.tsv").exists() else None
     pipeline = "pipelines/tsv_classification.yaml" if data else "pipelines/sentiment_demo.yaml"
-    sets = overrides(data, args.epochs)
-    with tempfile.TemporaryDirectory(prefix="textlstm-bench-distribute-") as tmp:
-        tmp = Path(tmp)
-        one = run_one(pipeline, sets, tmp / "one", args.timeout)
-        two = run_cluster(pipeline, sets, [tmp / "chief", tmp / "worker1"], args.timeout)
+    runs = []
+    for seed in args.seeds:
+        sets = overrides(data, args.epochs, seed)
+        with tempfile.TemporaryDirectory(prefix="textlstm-bench-distribute-") as tmp:
+            tmp = Path(tmp)
+            one = run_one(pipeline, sets, tmp / "one", args.timeout)
+            two = run_cluster(pipeline, sets, [tmp / "chief", tmp / "worker1"], args.timeout)
+        runs.append(
+            {
+                "seed": seed,
+                "one_process": one,
+                "two_workers": two,
+                "accuracy_difference_points": round(100 * (two["test_accuracy"] - one["test_accuracy"]), 2),
+                "wall_time_ratio": round(two["wall_seconds"] / one["wall_seconds"], 2),
+            }
+        )
+    diffs = [r["accuracy_difference_points"] for r in runs]
     print(
         json.dumps(
             {
                 "data": str(data) if data else "demo",
                 "pipeline": pipeline,
-                "overrides": sets,
+                "overrides": [o for o in overrides(data, args.epochs, 0) if not o.startswith("train.seed=")],
                 "cpu_count": os.cpu_count(),
                 "machine": platform.machine(),
-                "one_process": one,
-                "two_workers": two,
-                "accuracy_difference_points": round(100 * (two["test_accuracy"] - one["test_accuracy"]), 2),
-                "wall_time_ratio": round(two["wall_seconds"] / one["wall_seconds"], 2),
+                "runs": runs,
+                "mean_accuracy_difference_points": round(sum(diffs) / len(diffs), 2),
+                "median_wall_time_ratio": sorted(r["wall_time_ratio"] for r in runs)[len(runs) // 2],
             },
             indent=1,
         )
