@@ -87,6 +87,22 @@ class Records:
             return ()
         return tuple(list(col) for col in zip(*self.rows))
 
+    @classmethod
+    def collect(cls, rows, skipped: SkipReport, source: str, label_names: list[str] | None = None) -> Records:
+        """The `(row, where)` pairs of a row iterator (`iter_rows`, `iter_folder`, ...) held in memory.
+
+        Args:
+            rows: the `(row, where)` pairs.
+            skipped: the report the iterator counts its skips in.
+            source: the source's name.
+            label_names: the label names in id order, when the source names them.
+        """
+        kept, where = [], []
+        for row, loc in rows:
+            kept.append(row)
+            where.append(loc)
+        return cls(kept, where, skipped, source, label_names)
+
     def head(self, n: int) -> Records:
         return Records(self.rows[:n], self.where[:n], self.skipped, self.source, self.label_names)
 
@@ -314,11 +330,7 @@ def read_folder(
     rows are `(text, label)`. `classes` limits the folders used (aclImdb's
     `train/unsup` holds unlabeled reviews); folders left out are reported."""
     skipped = SkipReport()
-    rows, where = [], []
-    for row, loc in iter_folder(path, classes, encoding, on_bad_row, skipped):
-        rows.append(row)
-        where.append(loc)
-    return Records(rows, where, skipped, str(path))
+    return Records.collect(iter_folder(path, classes, encoding, on_bad_row, skipped), skipped, str(path))
 
 
 def iter_rows(
@@ -366,8 +378,7 @@ def read_records(
     `(text, label)` rows regardless of `fields`.
     """
     skipped = SkipReport()
-    rows, where = [], []
-    for row, loc in iter_rows(
+    rows = iter_rows(
         path,
         fields,
         format=format,
@@ -376,7 +387,5 @@ def read_records(
         on_bad_row=on_bad_row,
         classes=classes,
         skipped=skipped,
-    ):
-        rows.append(row)
-        where.append(loc)
-    return Records(rows, where, skipped, str(path))
+    )
+    return Records.collect(rows, skipped, str(path))

@@ -168,8 +168,5 @@ def read_tfds(
     """Rows of `fields` from a TFDS split; ClassLabel names come along."""
     ds, features, label_names = _open(name, split, fields, data_dir, download, max_examples)
     skipped = SkipReport()
-    rows, locs = [], []
-    for row, loc in _rows(ds, features, label_names, name, split, fields, data_dir, skipped):
-        rows.append(row)
-        locs.append(loc)
-    return Records(rows, locs, skipped, f"tfds:{name}[{split}]", label_names)
+    rows = _rows(ds, features, label_names, name, split, fields, data_dir, skipped)
+    return Records.collect(rows, skipped, f"tfds:{name}[{split}]", label_names)
