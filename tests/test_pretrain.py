@@ -4,6 +4,7 @@ model's training, the encoder artifact, and that a classifier initialized with
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 
@@ -98,8 +99,26 @@ def test_bad_row_names_file_and_line_or_is_counted(tmp_path):
 def test_txt_and_jsonl_readers(tmp_path):
     write(tmp_path / "a.txt", "first text\n\n  second\ttext \n")
     write(tmp_path / "b.jsonl", '{"body": "third"}\n{"body": "fourth"}\n')
-    cfg = load_pretrain_pipeline(pipeline(tmp_path, "[a.txt, b.jsonl]"), ["data.text=body"])
-    assert read_texts(cfg.data.train_paths, cfg.data, SkipReport()) == ["first text", "second\ttext", "third", "fourth"]
+    write(tmp_path / "c.txt.gz", gzip.compress(b"fifth\n"))
+    cfg = load_pretrain_pipeline(pipeline(tmp_path, "[a.txt, b.jsonl, c.txt.gz]"), ["data.text=body"])
+    texts = read_texts(cfg.data.train_paths, cfg.data, SkipReport())
+    assert texts == ["first text", "second\ttext", "third", "fourth", "fifth"]
+
+
+def test_adapt_sample_is_seeded():
+    from textlstm.pretrain.train import _adapt_texts, split_documents
+
+    texts = [f"t{i}" for i in range(100)]
+    assert _adapt_texts(texts, None, 0) is texts
+    sample = _adapt_texts(texts, 10, 0)
+    assert len(sample) == 10 and sample == _adapt_texts(texts, 10, 0) and sample != texts[:10]
+    train, val = split_documents(texts, 0.05, 0)
+    assert len(val) == 5 and sorted(train + val) == sorted(texts)
+
+
+def test_cli_config_error_is_one_line(tmp_path, capsys):
+    assert main(["pretrain", str(pipeline(tmp_path, "'none-*.txt'"))]) == 2
+    assert "data.train: no files match: none-*.txt" in capsys.readouterr().err
 
 
 def test_segments():

@@ -152,7 +152,8 @@ class PretrainConfig:
     Args:
         name: the run's name (default output `runs/<name>`).
         data: the texts.
-        vectorizer: the `TextVectorization` (`level: word` only).
+        vectorizer: the `TextVectorization` (`level: word` only; `max_length` is not
+            used: documents are cut into `train.sequence_length` segments instead).
         model: the language model.
         train: training settings.
     """
