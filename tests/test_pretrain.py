@@ -160,6 +160,7 @@ def test_cli_writes_the_encoder(run):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["tokens_per_second"][0] > 0 and metrics["train_seconds"] > 0
     assert metrics["perplexity"]["forward"] == pytest.approx(math.exp(metrics["history"]["val_forward_loss"][-1]))
+    assert metrics["history"]["val_backward_perplexity"][-1] == pytest.approx(info["perplexity"]["backward"])
     encoder = load_encoder(out)
     assert encoder.vocabulary[:2] == ["", "[UNK]"] and len(encoder.vocabulary) == info["vocabulary_size"]
     assert encoder.embeddings.shape == (info["vocabulary_size"], 8)

@@ -8,8 +8,10 @@ report["perplexity"], report["tokens_per_second"]
 
 The run folder gets `encoder.json`, `vocabulary.txt`, `weights.npz`
 (`textlstm.pretrain.encoder`) and `metrics.json`: the per-epoch history
-(`loss`, `forward_loss`, `backward_loss`, their `val_` versions, which are
-full-softmax per-token cross-entropies, `epoch_time`, `tokens_per_second`),
+(`loss`, `forward_loss`, `backward_loss` with the sampled softmax; their `val_`
+versions with the full softmax, `val_forward_loss` / `val_backward_loss`
+token-weighted, i.e. the per-token cross-entropies; `val_*_perplexity`,
+`epoch_time`, `train_time`, `tokens_per_second`),
 the perplexities, the data report and the configuration.
 """
 
@@ -63,6 +65,17 @@ class TokensPerSecond(keras.callbacks.Callback):
             logs["train_time"] = seconds
             logs["tokens_per_second"] = self.tokens / max(seconds, 1e-9)
         self._start = None
+
+
+class Perplexity(keras.callbacks.Callback):
+    """Adds `val_forward_perplexity` and `val_backward_perplexity` (exp of the
+    full-softmax per-token validation losses) to each epoch's logs."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        for direction in ("forward", "backward"):
+            loss = (logs or {}).get(f"val_{direction}_loss")
+            if loss is not None:
+                logs[f"val_{direction}_perplexity"] = math.exp(min(float(loss), 700.0))
 
 
 def split_documents(texts: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -140,7 +153,7 @@ def pretrain(config: PretrainConfig | str | Path, output_dir: str | Path | None 
         train.dataset(cfg.train.batch_size, shuffle=True, seed=seed),
         validation_data=val.dataset(cfg.train.batch_size),
         epochs=cfg.train.epochs,
-        callbacks=[EpochTimer(), TokensPerSecond(train_tokens)],
+        callbacks=[EpochTimer(), TokensPerSecond(train_tokens), Perplexity()],
         verbose=resolve_verbose(cfg.train.verbose),
         shuffle=False,
     )
