@@ -24,9 +24,9 @@ QUIET = {"verbose": 0, "tensorboard": False}
 
 
 def token_ids(clf, texts, vectorizer=0):
-    """The token ids the artifact feeds its networks for `texts`."""
+    """The token ids the artifact feeds its networks for `texts` (whole texts: each network cuts its LSTM's input)."""
     vectorizer = clf.vectorizers[vectorizer]
-    return NonEmptySequences(max_length=clf.config.vectorizer.max_length)(vectorizer(tf.constant(texts)))
+    return NonEmptySequences()(vectorizer(tf.constant(texts)))
 
 
 def network_proba(clf, m, texts):

@@ -134,6 +134,7 @@ def test_wide_paths_and_ensemble_are_read_into_their_sections():
         "train.label_smoothing=0.1",
         "vectorizer.train_pretrained=false",
         "data.download=false",
+        "model.l2=0.001",
     ],
 )
 def test_removed_keys_are_unknown(key):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,10 @@ class VectorizerConfig:
         standardize: `lower_punctuation_html` (lower-case, strip punctuation and `<br />`),
             `lower_punctuation_tokens` (lower-case, split punctuation off as tokens),
             `punctuation_tokens`, `lower_html`, `lower` or `none`.
-        max_length: longer sequences are truncated (and counted); None: no limit.
+        max_length: the LSTM's sequence length: tokens after it are cut (and counted); `pNN` (e.g. `p95`):
+            the NN-th percentile of the training texts' lengths, found when the examples are made and
+            reported as `data.max_length` in metrics.json; None: no limit. Wide n-gram paths
+            (`model.wide`) always read the whole text.
         pretrained_vectors: a GloVe or word2vec text file of vectors for the vocabulary.
         adapt_sample: adapt the vocabulary on a seeded uniform sample of this many
             training texts (bounded memory); None: on all training texts.
@@ -157,7 +161,7 @@ class VectorizerConfig:
     level: str = "word"
     max_tokens: int | None = 20000
     standardize: str = "lower_punctuation_html"
-    max_length: int | None = 200
+    max_length: int | str | None = "p95"
     pretrained_vectors: str | None = None
     adapt_sample: int | None = None
     target: dict | None = None
@@ -170,12 +174,32 @@ class VectorizerConfig:
                 f"vectorizer.max_tokens must be at least 100 for level: subword (the number of pieces "
                 f"to learn), got {self.max_tokens}"
             )
-        if self.max_length is not None and self.max_length < 1:
+        if isinstance(self.max_length, str):
+            self.length_percentile  # noqa: B018 - a malformed percentile fails when the pipeline is read
+        elif self.max_length is not None and self.max_length < 1:
             raise ConfigError(f"vectorizer.max_length must be at least 1 (or null), got {self.max_length}")
         if self.adapt_sample is not None and self.adapt_sample < 1:
             raise ConfigError(f"vectorizer.adapt_sample must be at least 1 (or null), got {self.adapt_sample}")
         if self.target is not None:
             self.for_target()  # unknown or mistyped keys fail when the pipeline is read
+
+    @property
+    def length_percentile(self) -> float | None:
+        """The percentile of a `max_length: pNN`, else None.
+
+        >>> VectorizerConfig(max_length="p95").length_percentile, VectorizerConfig(max_length=64).length_percentile
+        (95.0, None)
+        """
+        if not isinstance(self.max_length, str):
+            return None
+        match = re.fullmatch(r"p(\d+(?:\.\d+)?)", self.max_length.strip())
+        value = float(match.group(1)) if match else -1.0
+        if not 50.0 <= value <= 100.0:
+            raise ConfigError(
+                f"vectorizer.max_length must be a number of tokens, null, or a percentile of the training "
+                f"lengths from p50 to p100 (e.g. p95), got {self.max_length!r}"
+            )
+        return value
 
     def for_target(self) -> VectorizerConfig:
         """The target side's `VectorizerConfig`: this one with `target`'s keys applied.
@@ -392,7 +416,12 @@ def pipeline_from_dict(data: dict) -> PipelineConfig:
 
 
 # Keys of earlier versions that only shaped training; an artifact saved then still carries them.
-REMOVED_KEYS = {"data": ("download",), "vectorizer": ("train_pretrained",), "train": ("label_smoothing",)}
+REMOVED_KEYS = {
+    "data": ("download",),
+    "vectorizer": ("train_pretrained",),
+    "model": ("l2",),
+    "train": ("label_smoothing",),
+}
 
 
 def saved_pipeline(data: dict) -> PipelineConfig:

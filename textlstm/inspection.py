@@ -337,6 +337,7 @@ def inspect_gates(model_or_layer, text_or_ids, vectorizer=None, mask=None) -> Ga
         vectorizer = vectorizer if vectorizer is not None else getattr(model_or_layer, "vectorizer", None)
         config = getattr(model_or_layer, "config", None)
         max_length = getattr(getattr(config, "vectorizer", None), "max_length", None)
+        max_length = max_length if isinstance(max_length, int) else None  # `pNN`: the network's own cut
         model_or_layer = model_or_layer.network
     if not isinstance(model_or_layer, keras.Model):
         if not isinstance(model_or_layer, keras.layers.Layer):
@@ -355,7 +356,8 @@ def inspect_gates(model_or_layer, text_or_ids, vectorizer=None, mask=None) -> Ga
 
     found, embedding, stack = _find_stack(model_or_layer)
     truncate = [l.max_length for l in _flatten(model_or_layer) if type(l).__name__ == "NonEmptySequences"]
-    max_length = max_length or (truncate[0] if truncate else None)
+    truncate = [n for n in truncate if n]
+    max_length = truncate[0] if truncate else max_length
     ids, tokens = _to_ids(text_or_ids, vectorizer if vectorizer is not None else found, max_length)
     single = ids.ndim == 1
     ids = ids[None] if single else ids

@@ -76,6 +76,15 @@ class ClassifierTrainer:
         self.examples = examples
         self.config = config
         self.wide = WideComponent(config.model.wide, examples)
+        self._encoders = {}
+
+    def encoder(self, path: str):
+        """The pretrained encoder at `path` (`model.encoder`), read once per run."""
+        if path not in self._encoders:
+            from textlstm.pretrain.encoder import load_encoder
+
+            self._encoders[path] = load_encoder(path)
+        return self._encoders[path]
 
     def build(self, model_config=None, train_config=None, name: str = "classifier") -> keras.Model:
         """A compiled network for the examples' vocabulary and labels.
@@ -96,7 +105,12 @@ class ClassifierTrainer:
                 ex.embeddings,
                 name=name,
                 wide=self.wide.paths(mc.wide),
+                max_length=ex.max_length,
             )
+            if mc.encoder:
+                from textlstm.pretrain.encoder import apply_encoder
+
+                apply_encoder(self.encoder(mc.encoder), net)
             net = compile_classifier(net, ex.labels.num_classes, tc)
         return distribute.prepare(net, tc)
 
@@ -213,6 +227,41 @@ def fit_classifier(config: PipelineConfig, splits: Splits, output_dir: Path | No
     return result
 
 
+def make_trainer(
+    config: PipelineConfig, train, validation, name: str = "vectorizer", cache_dir: Path | None = None
+) -> ClassifierTrainer:
+    """The examples of one run (`ClassificationExamples.build` as the pipeline asks: whole texts
+    kept for wide paths, a pretrained encoder's vocabulary) and their trainer.
+
+    Args:
+        config: the pipeline.
+        train: the training rows (`Records` or `Stream`).
+        validation: the validation rows, or None.
+        name: the vectorizer layer's name.
+        cache_dir: the disk cache's folder (`data.cache: disk`; None: a temporary one).
+    """
+    encoder = None
+    if config.model.encoder:
+        from textlstm.pretrain.encoder import load_encoder
+
+        encoder = load_encoder(config.model.encoder)
+    examples = ClassificationExamples.build(
+        train,
+        validation,
+        config.vectorizer,
+        config.train,
+        name=name,
+        cache=config.data.cache,
+        cache_dir=cache_dir,
+        full_text=bool(config.model.wide),
+        vectorizer=encoder.make_vectorizer(name) if encoder else None,
+    )
+    trainer = ClassifierTrainer(examples, config)
+    if encoder:
+        trainer._encoders[config.model.encoder] = encoder
+    return trainer
+
+
 def _run(
     config: PipelineConfig,
     train: Records,
@@ -224,16 +273,10 @@ def _run(
 ) -> Run:
     """Examples, then `members` networks seeded `seed + m`."""
     cfg = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed))
-    examples = ClassificationExamples.build(
-        train,
-        validation,
-        cfg.vectorizer,
-        cfg.train,
-        name=f"vectorizer{suffix}",
-        cache=cfg.data.cache,
-        cache_dir=output_dir / "cache" if output_dir else None,  # data.cache: disk
+    trainer = make_trainer(
+        cfg, train, validation, name=f"vectorizer{suffix}", cache_dir=output_dir / "cache" if output_dir else None
     )
-    trainer = ClassifierTrainer(examples, cfg)
+    examples = trainer.examples
     trained = []
     for m in range(members):
         keras.utils.set_random_seed(seed + m)

@@ -109,6 +109,29 @@ def _truncate(max_length):
     return truncate
 
 
+def resolve_max_length(config: VectorizerConfig, lengths: np.ndarray) -> int | None:
+    """The LSTM's sequence length: `vectorizer.max_length`, or its percentile (`pNN`) of the
+    training lengths `lengths` (rounded up to a whole token).
+
+    Args:
+        config: the vectorizer settings.
+        lengths: the training texts' token counts (non-empty ones).
+
+    >>> import numpy as np
+    >>> from textlstm.config import VectorizerConfig
+    >>> resolve_max_length(VectorizerConfig(max_length="p90"), np.arange(1, 101))
+    91
+    >>> resolve_max_length(VectorizerConfig(max_length=64), np.arange(1, 101))
+    64
+    """
+    percentile = config.length_percentile
+    if percentile is None:
+        return config.max_length
+    if not len(lengths):
+        return None
+    return max(1, int(np.ceil(np.percentile(lengths, percentile, method="higher"))))
+
+
 def _pairs(texts, y, chunk: int = 512) -> tf.data.Dataset:
     """In-memory texts and label ids as `(texts, labels)` chunks, the shape a `Stream` gives."""
     texts = tf.constant(list(texts), dtype=tf.string)
@@ -183,6 +206,7 @@ class ClassificationExamples:
         embeddings: the pretrained embedding matrix for the vocabulary, or None.
         report: what was made: examples, vocabulary size, lengths, skips.
         class_weights: `{label: weight}` of the training examples from `train.class_weight` (None: unweighted).
+        max_length: the LSTM's sequence length (`vectorizer.max_length`, a percentile resolved), or None.
     """
 
     labels: LabelEncoder
@@ -194,6 +218,7 @@ class ClassificationExamples:
     embeddings: np.ndarray | None = None
     report: dict = field(default_factory=dict)
     class_weights: dict[str, float] | None = None
+    max_length: int | None = None
     _batches: dict = field(default_factory=dict, repr=False)
     _cache_dir: object = field(default=None, repr=False)  # keeps a temporary disk cache alive
 
@@ -209,6 +234,8 @@ class ClassificationExamples:
         label_encoder=LabelEncoder,
         cache: str = "memory",
         cache_dir: Path | None = None,
+        full_text: bool = False,
+        vectorizer: keras.layers.TextVectorization | None = None,
     ) -> ClassificationExamples:
         """Encode the labels, adapt the vectorizer on the training texts and make the examples.
 
@@ -227,6 +254,10 @@ class ClassificationExamples:
             cache: where the token ids are cached: `memory`, `disk` (files under `cache_dir/name`,
                 emptied first; a temporary folder when `cache_dir` is None) or `none` (re-made every epoch).
             cache_dir: the disk cache's folder (e.g. `<output>/cache`).
+            full_text: keep every token of the examples (wide n-gram paths read the whole text; the
+                network cuts the LSTM's input to `max_length`); False: cut them to `max_length` here.
+            vectorizer: a fixed vectorizer (a pretrained encoder's vocabulary); None: adapt one on the
+                training texts.
         """
         sample = vectorizer_config.adapt_sample
         seed = train_config.seed
@@ -250,7 +281,10 @@ class ClassificationExamples:
         elif validation is not None and len(validation):
             val_texts, val_labels = validation.columns()
             val_pairs = _pairs(val_texts, labels.encode(val_labels, validation.where))
-        vectorizer = make_vectorizer(vectorizer_config, adapt_on, name=name)
+        if vectorizer is None:
+            vectorizer = make_vectorizer(vectorizer_config, adapt_on, name=name)
+        else:
+            adapted_on = 0  # the vocabulary came with the vectorizer
         vocabulary = vectorizer.get_vocabulary()
         report = {"labels": labels.names, "vocabulary_size": len(vocabulary), "vocabulary_adapted_on": adapted_on}
         embeddings = None
@@ -258,17 +292,18 @@ class ClassificationExamples:
             embeddings, report["pretrained_coverage"] = load_pretrained_vectors(
                 vectorizer_config.pretrained_vectors, vocabulary, train_config.seed
             )
-        max_length = vectorizer_config.max_length
         root, tmp = _cache_root(cache, cache_dir, name)
         train_ids = _ids(train_pairs, vectorizer, cache, root and root / "train")
-        train_ds = train_ids.filter(_non_empty).map(_truncate(max_length))
-        val_ds = None
-        if val_pairs is not None:
-            val_ids = _ids(val_pairs, vectorizer, cache, root and root / "validation")
-            val_ds = val_ids.map(_fill_empty).map(_truncate(max_length))
         histogram, counts = _length_pass(train_ids, labels.num_classes)  # one pass; also fills the cache
         lengths = np.repeat(np.arange(len(histogram), dtype="int32"), histogram)  # sorted; 4 bytes per example
         keep = lengths > 0
+        max_length = resolve_max_length(vectorizer_config, lengths[keep])
+        cut = _truncate(None if full_text else max_length)
+        train_ds = train_ids.filter(_non_empty).map(cut)
+        val_ds = None
+        if val_pairs is not None:
+            val_ids = _ids(val_pairs, vectorizer, cache, root and root / "validation")
+            val_ds = val_ids.map(_fill_empty).map(cut)
         boundaries = bucket_boundaries(lengths[keep], train_config.buckets, max_length)
         empty = int((~keep).sum())
         if empty:
@@ -277,7 +312,17 @@ class ClassificationExamples:
             {
                 "train_examples": int(keep.sum()),
                 "empty_after_standardization_skipped": empty,
+                "max_length": max_length,
+                "max_length_from": (
+                    f"{vectorizer_config.max_length} of the training lengths"
+                    if vectorizer_config.length_percentile is not None
+                    else "vectorizer.max_length"
+                ),
                 "truncated": int((lengths > max_length).sum()) if max_length else 0,
+                "length_percentiles": {
+                    f"p{p}": int(np.percentile(lengths[keep], p, method="higher")) if keep.any() else 0
+                    for p in (50, 90, 95, 99, 100)
+                },
                 "mean_length": float(lengths[keep].mean()) if keep.any() else 0.0,
                 "bucket_boundaries": boundaries,
                 "cache": cache,
@@ -300,6 +345,7 @@ class ClassificationExamples:
             embeddings,
             report,
             class_weights,
+            max_length,
             _cache_dir=tmp,
         )
 

@@ -6,7 +6,7 @@ token (cuDNN rejects fully masked rows); several networks' probabilities are
 averaged; a `Metadata` layer carries the label names and the pipeline.
 
 ```python
-model = string_classifier([(vectorizer, [network])], max_length=200, metadata={"task": "classification"})
+model = string_classifier([(vectorizer, [network])], max_length=None, metadata={"task": "classification"})
 model.predict_on_batch(tf.constant(["a great film"]))
 ```
 """
@@ -23,7 +23,8 @@ def string_classifier(parts, max_length: int | None, metadata: dict) -> keras.Mo
 
     Args:
         parts: `(vectorizer, [networks])` pairs, one per run.
-        max_length: the vectorizer's `max_length` (longer texts are truncated).
+        max_length: cut texts to this many tokens before every network (None: networks from
+            `build_classifier` cut the LSTM's input themselves; wide paths read the whole text).
         metadata: what the artifact carries (task, labels, config, data report).
     """
     text = keras.Input(shape=(), dtype="string", name="text")

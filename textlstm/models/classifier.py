@@ -1,5 +1,8 @@
 """The classifier network: Embedding -> (Bi)LSTM stack -> pooling -> dropout -> dense head.
 
+The network takes a text's whole token ids: it cuts them to `max_length`
+for the LSTM, while the wide n-gram paths read every token.
+
 >>> from textlstm.models.config import ModelConfig
 >>> model = build_classifier(ModelConfig(units=[8, 8], embedding_dim=8), vocab_size=100, num_classes=3)
 >>> model.output_shape
@@ -12,7 +15,7 @@ import keras
 import numpy as np
 
 from textlstm.errors import ConfigError
-from textlstm.layers import MaskedPooling1D
+from textlstm.layers import MaskedPooling1D, NonEmptySequences
 from textlstm.models.config import ModelConfig
 from textlstm.models.heads import output_units, probabilities
 from textlstm.models.rnn import recurrent_layer
@@ -28,6 +31,7 @@ def build_classifier(
     name: str = "classifier",
     wide=(),
     multilabel: bool = False,
+    max_length: int | None = None,
 ) -> keras.Model:
     """A functional model from right-padded token ids `(batch, time)` (0 =
     padding) to class probabilities: one sigmoid unit for 2 classes, softmax otherwise.
@@ -41,10 +45,10 @@ def build_classifier(
         name: the model's name.
         wide: prepared wide paths (`textlstm.wide.component.WideComponent.paths()`), added to the logits.
         multilabel: one sigmoid output per label (`task: multilabel`) instead.
+        max_length: the LSTM reads the first `max_length` tokens (None: all); wide paths read all.
     """
     if num_classes < 2:
         raise ConfigError(f"need at least 2 classes, got {num_classes}")
-    reg = keras.regularizers.L2(config.l2) if config.l2 else None
     ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
     if embeddings is not None:
         if embeddings.shape[0] != vocab_size:
@@ -57,11 +61,11 @@ def build_classifier(
         dim,
         mask_zero=True,
         embeddings_initializer="uniform",
-        embeddings_regularizer=reg,
         trainable=train_embeddings,
         name="embedding",
     )
-    x = embedding(ids)
+    seq = NonEmptySequences(max_length=max_length, name="truncate")(ids) if max_length else ids
+    x = embedding(seq)
     if embeddings is not None:
         embedding.embeddings.assign(embeddings)  # assigned, not a Constant initializer (kept out of the JSON config)
     if config.word_dropout:
@@ -85,7 +89,7 @@ def build_classifier(
     if config.dropout:
         x = keras.layers.Dropout(config.dropout, name="dropout")(x)
     units = num_classes if multilabel else output_units(num_classes)
-    logits = keras.layers.Dense(units, kernel_regularizer=reg, name="logits")(x)
+    logits = keras.layers.Dense(units, name="logits")(x)
     if wide:
         logits = add_wide_paths(ids, logits, list(wide))
     probs = keras.layers.Activation("sigmoid", name="probabilities")(logits) if multilabel else probabilities(logits)

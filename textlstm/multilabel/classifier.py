@@ -64,6 +64,7 @@ class MultiLabelTrainer(ClassifierTrainer):
             ex.embeddings,
             name=name,
             multilabel=True,
+            max_length=ex.max_length,
         )
         net.compile(
             optimizer=make_optimizer(train_config or self.config.train),

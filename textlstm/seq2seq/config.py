@@ -83,6 +83,12 @@ class Seq2SeqModelConfig:
         """
         vectorizer = pipeline.vectorizer
         target = vectorizer.for_target()
+        for side, config in (("vectorizer", vectorizer), ("vectorizer.target", target)):
+            if config.length_percentile is not None:
+                raise ConfigError(
+                    f"{side}.max_length: {config.max_length} (a percentile of the training lengths) is for "
+                    f"classification; translation needs a number of tokens (e.g. {side}.max_length: 40)"
+                )
         if vectorizer.pretrained_vectors or target.pretrained_vectors:
             raise ConfigError("vectorizer.pretrained_vectors is not supported for translation yet")
         if target.level == "subword":

@@ -38,7 +38,7 @@ from textlstm.data import load_splits
 from textlstm.data.examples import ClassificationExamples
 from textlstm.multilabel.classifier import MultiLabelTrainer
 from textlstm.multilabel.data import MultiHotEncoder, load_multilabel_splits
-from textlstm.trainer import ClassifierTrainer
+from textlstm.trainer import make_trainer
 from textlstm.training import best_index
 from textlstm.tuning.space import TRAIN_KEYS, Param, SearchConfig, search_config
 
@@ -207,14 +207,7 @@ class ClassifierHyperModel(TaskHyperModel):
         cfg = self.config
         splits = load_splits(cfg.data, self.task, cfg.train.seed)
         keras.utils.set_random_seed(cfg.train.seed)
-        examples = ClassificationExamples.build(
-            splits.train,
-            splits.validation,
-            cfg.vectorizer,
-            cfg.train,
-            cache=cfg.data.cache,  # disk: a temporary folder
-        )
-        self.trainer = ClassifierTrainer(examples, cfg)
+        self.trainer = make_trainer(cfg, splits.train, splits.validation)  # data.cache: disk: a temporary folder
 
     def build_network(self, model_config, train_config):
         return self.trainer.build(model_config, train_config, name=self.task)
