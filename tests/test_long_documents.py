@@ -45,9 +45,7 @@ def test_max_length_from_the_training_lengths_is_resolved_and_reported():
     cfg = pipeline_from_dict(
         {"vectorizer": {"max_length": "p90"}, "train": {"buckets": 4}, "model": {"units": [8], "embedding_dim": 8}}
     )
-    examples = ClassificationExamples.build(
-        python_records(texts, labels, "texts"), None, cfg.vectorizer, cfg.train
-    )
+    examples = ClassificationExamples.build(python_records(texts, labels, "texts"), None, cfg.vectorizer, cfg.train)
     lengths = np.array([len(t.split()) for t in texts])
     assert examples.max_length == int(np.percentile(lengths, 90, method="higher"))
     assert examples.report["max_length"] == examples.max_length
@@ -159,3 +157,49 @@ def test_model_encoder_is_checked_when_the_pipeline_is_read(tmp_path):
                 "model": {"encoder": str(folder), "embedding_dim": 16, "units": [32]},
             }
         )
+
+
+def test_a_classifier_starts_from_a_pretrained_encoder_and_saves_and_loads(tmp_path):
+    from textlstm import load
+    from textlstm.classifier import TextClassifier
+    from textlstm.pretrain import load_encoder, pretrain
+    from textlstm.trainer import make_trainer
+
+    texts, labels = _texts(200, seed=2)
+    (tmp_path / "unlabeled.txt").write_text("".join(t + "\n" for t in texts))
+    (tmp_path / "pre.yaml").write_text(
+        f"""
+name: tiny
+data: {{train: {tmp_path / "unlabeled.txt"}, validation_fraction: 0.1}}
+vectorizer: {{max_tokens: 100}}
+model: {{embedding_dim: 8, units: 8}}
+train: {{epochs: 1, batch_size: 16, sequence_length: 20, sampled: 5, verbose: 0}}
+"""
+    )
+    keras.utils.set_random_seed(0)
+    pretrain(tmp_path / "pre.yaml", tmp_path / "enc")
+    encoder = load_encoder(tmp_path / "enc")
+    cfg = pipeline_from_dict(
+        {
+            "vectorizer": {"max_length": "p95"},
+            "model": {"embedding_dim": 8, "units": [8], "pooling": "max", "encoder": str(tmp_path / "enc")},
+            "train": {"epochs": 1, "verbose": 0, "tensorboard": False},
+        }
+    )
+    from textlstm.data.examples import python_records
+
+    trainer = make_trainer(cfg, python_records(texts[:160], labels[:160], "texts"), None)
+    assert trainer.examples.vectorizer.get_vocabulary() == encoder.vocabulary  # not adapted again
+    assert trainer.examples.report["encoder"]["vocabulary_size"] == len(encoder.vocabulary)
+    net = trainer.build()
+    np.testing.assert_array_equal(net.get_layer("embedding").embeddings.numpy(), encoder.embeddings)
+    forward = net.get_layer("lstm_0").forward_layer.get_weights()
+    for ours, theirs in zip(forward, encoder.forward):
+        np.testing.assert_array_equal(ours, theirs)
+
+    clf = TextClassifier(cfg).fit(texts[:160], labels[:160], validation=(texts[160:], labels[160:]))
+    assert clf.data_report["encoder"]["path"] == str(tmp_path / "enc")
+    clf.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(
+        load(tmp_path / "m.keras").predict_proba(texts[160:]), clf.predict_proba(texts[160:]), atol=1e-5
+    )

@@ -256,6 +256,13 @@ def make_trainer(
         full_text=bool(config.model.wide),
         vectorizer=encoder.make_vectorizer(name) if encoder else None,
     )
+    if encoder:
+        examples.report["encoder"] = {
+            "path": str(config.model.encoder),
+            "vocabulary_size": len(encoder.vocabulary),
+            "perplexity": encoder.info.get("perplexity"),
+            "trained_on_tokens": encoder.info.get("trained_on", {}).get("tokens"),
+        }
     trainer = ClassifierTrainer(examples, config)
     if encoder:
         trainer._encoders[config.model.encoder] = encoder

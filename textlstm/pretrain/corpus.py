@@ -24,14 +24,14 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from textlstm.data.sources import SkipReport, _format_suffix, _lines, detect_format, expand, iter_rows
+from textlstm.data.sources import SkipReport, detect_format, expand, format_suffix, iter_rows, numbered_lines
 from textlstm.errors import DataError
 from textlstm.pretrain.config import PretrainDataConfig
 
 
 def _iter_txt(path: Path, encoding: str, on_bad_row: str, skipped: SkipReport) -> Iterator[tuple[str, str]]:
     count = 0
-    for number, line in _lines(path, encoding, on_bad_row, skipped):
+    for number, line in numbered_lines(path, encoding, on_bad_row, skipped):
         text = line.strip()
         if text:
             count += 1
@@ -48,7 +48,7 @@ def file_format(path: Path, fmt: str) -> str:
         path: the file.
         fmt: the configured `data.format`.
     """
-    if fmt == "txt" or (fmt == "auto" and _format_suffix(path) == ".txt"):
+    if fmt == "txt" or (fmt == "auto" and format_suffix(path) == ".txt"):
         return "txt"
     found = detect_format(path, fmt)
     if found == "folder":
