@@ -135,11 +135,13 @@ def textlstm_side(pipeline: Path, output: Path, overrides: list[str]) -> dict:
     history = clf.history[0]
     monitor = "val_accuracy"
     data = clf.data_report
+    val_texts, val_labels = clf.splits.validation.columns()  # the artifact (ensemble, fusion) on the validation split
     side = {
         "pipeline": str(pipeline.relative_to(ROOT)),
+        "val_accuracy_of_the_artifact": clf.evaluate(list(val_texts), list(val_labels))["accuracy"],
         "overrides": overrides,
         "test_accuracy": report["test"]["accuracy"],
-        "best_val_accuracy": max(history[monitor]),
+        "best_val_accuracy": max(history[monitor]),  # the first network
         "val_accuracy": history[monitor],
         "train_seconds": report["train_seconds"],
         "max_length": data.get("max_length"),
@@ -148,7 +150,9 @@ def textlstm_side(pipeline: Path, output: Path, overrides: list[str]) -> dict:
         "output": str(output),
     }
     if data.get("fusion"):
-        side["fusion_val_accuracy"] = data["fusion"][0]["accuracy"]
+        side["fusion_val_accuracy"] = [f["accuracy"] for f in data["fusion"]]
+    if data.get("ensemble"):
+        side["members"] = data["ensemble"]
     if data.get("encoder"):
         side["encoder"] = data["encoder"]
     return side
