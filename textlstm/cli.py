@@ -184,13 +184,6 @@ EXTRA_COMMANDS = [
         "SimpleRNN vs GRU vs LSTM on a long-range dependency task",
     ),
     (
-        "pretrain",
-        "textlstm.pretrain.cli",
-        "add_pretrain_arguments",
-        "pretrain_command",
-        "pretrain a bidirectional LSTM encoder on unlabeled text",
-    ),
-    (
         "translate",
         "textlstm.seq2seq.cli",
         "add_translate_arguments",

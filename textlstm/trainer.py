@@ -76,15 +76,6 @@ class ClassifierTrainer:
         self.examples = examples
         self.config = config
         self.wide = WideComponent(config.model.wide, examples)
-        self._encoders = {}
-
-    def encoder(self, path: str):
-        """The pretrained encoder at `path` (`model.encoder`), read once per run."""
-        if path not in self._encoders:
-            from textlstm.pretrain.encoder import load_encoder
-
-            self._encoders[path] = load_encoder(path)
-        return self._encoders[path]
 
     def build(self, model_config=None, train_config=None, name: str = "classifier") -> keras.Model:
         """A compiled network for the examples' vocabulary and labels.
@@ -107,10 +98,6 @@ class ClassifierTrainer:
                 wide=self.wide.paths(mc.wide),
                 max_length=ex.max_length,
             )
-            if mc.encoder:
-                from textlstm.pretrain.encoder import apply_encoder
-
-                apply_encoder(self.encoder(mc.encoder), net)
             net = compile_classifier(net, ex.labels.num_classes, tc)
         return distribute.prepare(net, tc)
 
@@ -230,8 +217,8 @@ def fit_classifier(config: PipelineConfig, splits: Splits, output_dir: Path | No
 def make_trainer(
     config: PipelineConfig, train, validation, name: str = "vectorizer", cache_dir: Path | None = None
 ) -> ClassifierTrainer:
-    """The examples of one run (`ClassificationExamples.build` as the pipeline asks: whole texts
-    kept for wide paths, a pretrained encoder's vocabulary) and their trainer.
+    """The examples of one run (`ClassificationExamples.build` as the pipeline asks: whole
+    texts kept when there are wide paths) and their trainer.
 
     Args:
         config: the pipeline.
@@ -240,11 +227,6 @@ def make_trainer(
         name: the vectorizer layer's name.
         cache_dir: the disk cache's folder (`data.cache: disk`; None: a temporary one).
     """
-    encoder = None
-    if config.model.encoder:
-        from textlstm.pretrain.encoder import load_encoder
-
-        encoder = load_encoder(config.model.encoder)
     examples = ClassificationExamples.build(
         train,
         validation,
@@ -254,19 +236,8 @@ def make_trainer(
         cache=config.data.cache,
         cache_dir=cache_dir,
         full_text=bool(config.model.wide),
-        vectorizer=encoder.make_vectorizer(name) if encoder else None,
     )
-    if encoder:
-        examples.report["encoder"] = {
-            "path": str(config.model.encoder),
-            "vocabulary_size": len(encoder.vocabulary),
-            "perplexity": encoder.info.get("perplexity"),
-            "trained_on_tokens": encoder.info.get("trained_on", {}).get("tokens"),
-        }
-    trainer = ClassifierTrainer(examples, config)
-    if encoder:
-        trainer._encoders[config.model.encoder] = encoder
-    return trainer
+    return ClassifierTrainer(examples, config)
 
 
 def _run(

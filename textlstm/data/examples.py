@@ -235,7 +235,6 @@ class ClassificationExamples:
         cache: str = "memory",
         cache_dir: Path | None = None,
         full_text: bool = False,
-        vectorizer: keras.layers.TextVectorization | None = None,
     ) -> ClassificationExamples:
         """Encode the labels, adapt the vectorizer on the training texts and make the examples.
 
@@ -256,8 +255,6 @@ class ClassificationExamples:
             cache_dir: the disk cache's folder (e.g. `<output>/cache`).
             full_text: keep every token of the examples (wide n-gram paths read the whole text; the
                 network cuts the LSTM's input to `max_length`); False: cut them to `max_length` here.
-            vectorizer: a fixed vectorizer (a pretrained encoder's vocabulary); None: adapt one on the
-                training texts.
         """
         sample = vectorizer_config.adapt_sample
         seed = train_config.seed
@@ -281,10 +278,7 @@ class ClassificationExamples:
         elif validation is not None and len(validation):
             val_texts, val_labels = validation.columns()
             val_pairs = _pairs(val_texts, labels.encode(val_labels, validation.where))
-        if vectorizer is None:
-            vectorizer = make_vectorizer(vectorizer_config, adapt_on, name=name)
-        else:
-            adapted_on = 0  # the vocabulary came with the vectorizer
+        vectorizer = make_vectorizer(vectorizer_config, adapt_on, name=name)
         vocabulary = vectorizer.get_vocabulary()
         report = {"labels": labels.names, "vocabulary_size": len(vocabulary), "vocabulary_adapted_on": adapted_on}
         embeddings = None

@@ -126,7 +126,7 @@ def expand(path: str | Path) -> list[Path]:
     return [Path(m) for m in matches]
 
 
-def format_suffix(path: Path) -> str:
+def _format_suffix(path: Path) -> str:
     """The suffix that names the format: the one before `.gz` for gzipped files."""
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
@@ -142,7 +142,7 @@ def detect_format(path: str | Path, fmt: str = "auto") -> str:
     path = Path(path)
     if path.is_dir():
         return "folder"
-    suffix = format_suffix(path)
+    suffix = _format_suffix(path)
     if suffix in (".tsv", ".txt", ".tab"):
         return "tsv"
     if suffix == ".csv":
@@ -152,7 +152,7 @@ def detect_format(path: str | Path, fmt: str = "auto") -> str:
     raise DataError(f"{path}: cannot tell the format from the extension '{suffix}'; set data.format")
 
 
-def numbered_lines(path: Path, encoding: str, on_bad_row: str, skipped: SkipReport) -> Iterator[tuple[int, str]]:
+def _lines(path: Path, encoding: str, on_bad_row: str, skipped: SkipReport) -> Iterator[tuple[int, str]]:
     """`(line number, text)` of each physical line, read one at a time (gzip for
     `.gz`), line ending kept; a BOM is stripped; an undecodable line raises or,
     with `on_bad_row: skip`, is counted and read as blank."""
@@ -207,7 +207,7 @@ def _bad(path, line, reason, on_bad_row, skipped):
 
 
 def _iter_delimited(path: Path, fields, fmt, header, encoding, on_bad_row, skipped) -> Iterator[tuple[tuple, str]]:
-    lines = numbered_lines(path, encoding, on_bad_row, skipped)
+    lines = _lines(path, encoding, on_bad_row, skipped)
     if fmt == "tsv":
         # TSV has no quoting: a quote character is text, a tab always separates.
         rows_iter = ((number, line.rstrip("\n").rstrip("\r").split("\t")) for number, line in lines)
@@ -254,7 +254,7 @@ def _iter_delimited(path: Path, fields, fmt, header, encoding, on_bad_row, skipp
 
 def _iter_jsonl(path: Path, fields, encoding, on_bad_row, skipped) -> Iterator[tuple[tuple, str]]:
     count = 0
-    for number, line in numbered_lines(path, encoding, on_bad_row, skipped):
+    for number, line in _lines(path, encoding, on_bad_row, skipped):
         if not line.strip():
             continue
         try:

@@ -10,9 +10,7 @@ plus the optional wide n-gram paths (`textlstm.wide`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from textlstm.errors import ConfigError
 from textlstm.schema import choice, from_dict
@@ -38,9 +36,6 @@ class ModelConfig:
         embedding_dropout: drops whole embedding channels (`SpatialDropout1D`).
         word_dropout: drops whole tokens' embeddings during training.
         rnn_dropout: input dropout inside the recurrent layers (keeps cuDNN).
-        encoder: a folder written by `textlstm pretrain`: its vocabulary, embedding and LSTM weights
-            initialize the vectorizer, the embedding and the first recurrent layer (both directions), which
-            must then have the encoder's sizes.
         wide: the optional n-gram paths, each a `WideConfig` (empty: the LSTM alone).
     """
 
@@ -53,7 +48,6 @@ class ModelConfig:
     embedding_dropout: float = 0.0
     word_dropout: float = 0.0
     rnn_dropout: float = 0.0
-    encoder: str | None = None
     wide: list[WideConfig] = field(default_factory=list)
 
     def __post_init__(self):
@@ -89,8 +83,6 @@ class ModelConfig:
         Args:
             pipeline: the `PipelineConfig` this model belongs to.
         """
-        if self.encoder:
-            self.check_encoder(pipeline)
         monitor = pipeline.train.monitor
         if monitor == FUSED_ACCURACY and not self.has_late_path:
             raise ConfigError(
@@ -102,42 +94,3 @@ class ModelConfig:
                 f"train.monitor must be val_accuracy, val_loss, {MACRO_F1} or {FUSED_ACCURACY} (or accuracy / "
                 f"loss without validation data), got {monitor!r}"
             )
-
-    def check_encoder(self, pipeline) -> dict:
-        """The `encoder.json` of `model.encoder`, checked against this pipeline when it is read
-        (JSON only, no TensorFlow).
-
-        Args:
-            pipeline: the `PipelineConfig` this model belongs to.
-        """
-        path = Path(self.encoder) / "encoder.json"
-        try:
-            info = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(
-                f"model.encoder: {path} does not exist (make the encoder with `textlstm pretrain PIPELINE "
-                f"--output {self.encoder}`)"
-            ) from None
-        except (OSError, ValueError) as err:
-            raise ConfigError(f"model.encoder: cannot read {path}: {err}") from None
-        if info.get("format") != "textlstm-encoder":
-            raise ConfigError(f"model.encoder: {path} is not a textlstm encoder (format {info.get('format')!r})")
-        wanted = {
-            "model.cell": (self.cell, info.get("cell")),
-            "model.embedding_dim": (self.embedding_dim, info.get("embedding_dim")),
-            "model.units[0]": (int(self.units[0]), info.get("units")),
-            "vectorizer.level": (pipeline.vectorizer.level, info.get("vectorizer", {}).get("level")),
-            "vectorizer.standardize": (pipeline.vectorizer.standardize, info.get("vectorizer", {}).get("standardize")),
-        }
-        if not info.get("bidirectional") and self.bidirectional:
-            wanted["model.bidirectional"] = (True, False)
-        wrong = [
-            f"{key} is {ours!r}, the encoder's is {theirs!r}"
-            for key, (ours, theirs) in wanted.items()
-            if ours != theirs
-        ]
-        if wrong:
-            raise ConfigError(f"model.encoder {self.encoder} does not fit this model: " + "; ".join(wrong))
-        if pipeline.vectorizer.pretrained_vectors:
-            raise ConfigError("model.encoder brings its own embedding: remove vectorizer.pretrained_vectors")
-        return info

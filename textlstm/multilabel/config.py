@@ -41,8 +41,6 @@ class MultiLabelModelConfig(ModelConfig):
         """
         if self.wide:
             raise ConfigError("model.wide is not supported for task: multilabel yet")
-        if self.encoder:
-            raise ConfigError("model.encoder is not supported for task: multilabel yet")
         ensemble = pipeline.train.ensemble
         if ensemble.members > 1 or ensemble.bagging:
             raise ConfigError("train.ensemble is not supported for task: multilabel yet (set members: 1)")
