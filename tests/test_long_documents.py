@@ -109,3 +109,9 @@ def test_the_wide_path_sees_the_whole_text_in_training_and_in_the_artifact(tmp_p
 
     loaded = load(tmp_path / "m.keras")
     np.testing.assert_allclose(loaded.predict_proba(texts[240:]), clf.predict_proba(texts[240:]), atol=1e-5)
+
+
+def test_translation_keeps_a_fixed_default_length():
+    cfg = pipeline_from_dict({"task": "translation", "data": {"source": "demo"}})
+    assert cfg.vectorizer.max_length == 200 and cfg.vectorizer.for_target().max_length == 200
+    assert pipeline_from_dict({"data": {"source": "demo"}}).vectorizer.max_length == "p95"  # classification

@@ -102,11 +102,13 @@ def test_word_level_bad_input_is_counted():
 
 def test_target_vocabulary_must_hold_the_special_tokens():
     with pytest.raises(DataError, match=r"pairs\[1\].*literal token"):
-        examples([("a b", "x y"), ("c", "x [end] y")], VectorizerConfig(target={"standardize": "lower"}))
+        examples(
+            [("a b", "x y"), ("c", "x [end] y")], VectorizerConfig(max_length=200, target={"standardize": "lower"})
+        )
     with pytest.raises(DataError, match="must start with"):
         check_target_vocabulary(["", "[UNK]", "a", "[end]"])
     # max_tokens counts the special tokens.
-    _, _, target_vec = examples([("a", "p q r s t u v")], VectorizerConfig(target={"max_tokens": 6}))
+    _, _, target_vec = examples([("a", "p q r s t u v")], VectorizerConfig(max_length=200, target={"max_tokens": 6}))
     assert len(target_vec.get_vocabulary()) == 6
 
 

@@ -409,6 +409,8 @@ def pipeline_from_dict(data: dict) -> PipelineConfig:
     """
     data = dict(data or {})
     task = tasks.get(data.get("task", "classification"))
+    if task.vectorizer_defaults and (data.get("vectorizer") is None or isinstance(data["vectorizer"], dict)):
+        data["vectorizer"] = {**task.vectorizer_defaults, **(data.get("vectorizer") or {})}
     model = data.pop("model", None)
     cfg = from_dict(PipelineConfig, data)
     cfg.model = from_dict(task.model_config, model, "model")

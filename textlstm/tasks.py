@@ -46,6 +46,8 @@ class Task:
         hypermodel: `module:Class` of its Keras Tuner hypermodel, or None if sweeps do not support it.
         demos: the demo's variants, `data.source: demo:NAME`, as `{NAME: "module:function"}`
             (same signature as `demo`).
+        vectorizer_defaults: this task's defaults for `vectorizer:` keys a pipeline leaves out, where
+            they differ from `VectorizerConfig`'s (translation: a fixed `max_length`).
     """
 
     name: str
@@ -55,6 +57,7 @@ class Task:
     demo: str
     hypermodel: str | None = None
     demos: dict[str, str] = field(default_factory=dict)
+    vectorizer_defaults: dict = field(default_factory=dict)
 
     def runner_class(self):
         """The runner class (imports it, and TensorFlow)."""
@@ -113,6 +116,7 @@ TASKS = {
             ("source_field", "target_field"),
             runner="textlstm.seq2seq.translator:Translator",
             demo="textlstm.seq2seq.demo:demo_dates",
+            vectorizer_defaults={"max_length": 200},  # sources are cut and targets skipped by a number of tokens
         ),
     )
 }

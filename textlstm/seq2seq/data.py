@@ -43,6 +43,7 @@ from textlstm.config import VectorizerConfig
 from textlstm.data.batching import PARALLEL_CALLS, sequence_lengths, vectorized
 from textlstm.data.sources import DataError
 from textlstm.data.vectorize import make_vectorizer
+from textlstm.errors import ConfigError
 from textlstm.seq2seq.decoding import END_TOKEN, OOV_TOKEN, START_TOKEN, target_vocabulary
 
 log = logging.getLogger("textlstm")
@@ -120,6 +121,11 @@ def pair_examples(
             f"vectorizer.target.standardize so that it is split apart"
         )
     max_source, max_target = config.max_length, config.for_target().max_length
+    if isinstance(max_source, str) or isinstance(max_target, str):
+        raise ConfigError(
+            f"translation needs vectorizer.max_length (and the target's) in tokens, got {max_source!r} / "
+            f"{max_target!r}: a percentile of the training lengths is for classification"
+        )
     empty = (source_len == 0) | (target_len == 0)
     too_long = ~empty & (target_len > max_target) if max_target else np.zeros_like(empty)
     keep = ~empty & ~too_long
