@@ -33,6 +33,19 @@ def dataset_options() -> tf.data.Options:
     return options
 
 
+def strip_padding(ids):
+    """A right-padded 1-D id tensor without its trailing padding (id 0 is only ever padding).
+
+    Args:
+        ids: `(time,)` int ids.
+
+    >>> import tensorflow as tf
+    >>> strip_padding(tf.constant([4, 2, 0, 0])).numpy().tolist()
+    [4, 2]
+    """
+    return ids[: tf.math.count_nonzero(ids, dtype=tf.int32)]
+
+
 def vectorized(texts, vectorizer, chunk: int = 512) -> tf.data.Dataset:
     """A cached dataset of 1-D int64 id tensors, one per text, no padding.
 
@@ -41,7 +54,7 @@ def vectorized(texts, vectorizer, chunk: int = 512) -> tf.data.Dataset:
     """
     texts = tf.data.Dataset.from_tensor_slices(tf.constant(list(texts), dtype=tf.string))
     ds = texts.batch(chunk).map(vectorizer, num_parallel_calls=PARALLEL_CALLS).unbatch()
-    ds = ds.map(lambda ids: ids[: tf.math.count_nonzero(ids, dtype=tf.int32)], num_parallel_calls=PARALLEL_CALLS)
+    ds = ds.map(strip_padding, num_parallel_calls=PARALLEL_CALLS)
     return ds.cache().with_options(dataset_options())
 
 

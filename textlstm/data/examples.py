@@ -35,6 +35,7 @@ from textlstm.data.batching import (
     batch_by_length,
     bucket_boundaries,
     dataset_options,
+    strip_padding,
     with_known_cardinality,
 )
 from textlstm.data.labels import LabelEncoder
@@ -146,7 +147,7 @@ def _ids(pairs: tf.data.Dataset, vectorizer, cache: str, path: Path | None) -> t
         return vectorizer(texts), y
 
     def strip(ids, y):
-        return ids[: tf.math.count_nonzero(ids, dtype=tf.int32)], y
+        return strip_padding(ids), y
 
     ds = pairs.map(vectorize, num_parallel_calls=PARALLEL_CALLS)
     if cache == "disk":
