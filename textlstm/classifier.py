@@ -128,7 +128,7 @@ class TextClassifier:
         self.networks = result.networks
         self.history = result.histories
         parts = [(run.examples.vectorizer, [t.network for t in run.trained]) for run in result.runs]
-        self.model = string_classifier(parts, None, self._metadata())  # each network cuts its own input
+        self.model = string_classifier(parts, self._metadata())
         return self
 
     def _metadata(self) -> dict:

@@ -292,14 +292,15 @@ class ClassificationExamples:
         histogram, counts = _length_pass(train_ids, labels.num_classes)  # one pass; also fills the cache
         lengths = np.repeat(np.arange(len(histogram), dtype="int32"), histogram)  # sorted; 4 bytes per example
         keep = lengths > 0
-        max_length = resolve_max_length(vectorizer_config, lengths[keep])
+        kept = lengths[keep]
+        max_length = resolve_max_length(vectorizer_config, kept)
         cut = _truncate(None if full_text else max_length)
         train_ds = train_ids.filter(_non_empty).map(cut)
         val_ds = None
         if val_pairs is not None:
             val_ids = _ids(val_pairs, vectorizer, cache, root and root / "validation")
             val_ds = val_ids.map(_fill_empty).map(cut)
-        boundaries = bucket_boundaries(lengths[keep], train_config.buckets, max_length)
+        boundaries = bucket_boundaries(kept, train_config.buckets, max_length)
         empty = int((~keep).sum())
         if empty:
             log.warning("%d training texts standardize to no tokens; they were skipped", empty)
@@ -315,15 +316,15 @@ class ClassificationExamples:
                 ),
                 "truncated": int((lengths > max_length).sum()) if max_length else 0,
                 "length_percentiles": {
-                    f"p{p}": int(np.percentile(lengths[keep], p, method="higher")) if keep.any() else 0
+                    f"p{p}": int(np.percentile(kept, p, method="higher")) if len(kept) else 0
                     for p in (50, 90, 95, 99, 100)
                 },
-                "mean_length": float(lengths[keep].mean()) if keep.any() else 0.0,
+                "mean_length": float(kept.mean()) if len(kept) else 0.0,
                 "bucket_boundaries": boundaries,
                 "cache": cache,
             }
         )
-        del lengths, keep
+        del lengths, keep, kept
         class_weights = None
         if train_config.class_weight is not None:  # over the training examples kept (none empty)
             if counts is None:

@@ -6,7 +6,7 @@ token (cuDNN rejects fully masked rows); several networks' probabilities are
 averaged; a `Metadata` layer carries the label names and the pipeline.
 
 ```python
-model = string_classifier([(vectorizer, [network])], max_length=None, metadata={"task": "classification"})
+model = string_classifier([(vectorizer, [network])], metadata={"task": "classification"})
 model.predict_on_batch(tf.constant(["a great film"]))
 ```
 """
@@ -18,21 +18,18 @@ import keras
 from textlstm.layers import Metadata, NonEmptySequences
 
 
-def string_classifier(parts, max_length: int | None, metadata: dict) -> keras.Model:
+def string_classifier(parts, metadata: dict) -> keras.Model:
     """The string-input model around trained token-id networks.
 
     Args:
         parts: `(vectorizer, [networks])` pairs, one per run.
-        max_length: cut texts to this many tokens before every network (None: networks from
-            `build_classifier` cut the LSTM's input themselves; wide paths read the whole text).
         metadata: what the artifact carries (task, labels, config, data report).
     """
     text = keras.Input(shape=(), dtype="string", name="text")
     outputs = []
     for i, (vectorizer, networks) in enumerate(parts):
-        ids = NonEmptySequences(max_length=max_length, name="non_empty" if len(parts) == 1 else f"non_empty_{i}")(
-            vectorizer(text)
-        )
+        # whole texts: a network from `build_classifier` cuts its LSTM's input itself, wide paths read every token
+        ids = NonEmptySequences(name="non_empty" if len(parts) == 1 else f"non_empty_{i}")(vectorizer(text))
         outputs += [net(ids) for net in networks]
     probs = outputs[0] if len(outputs) == 1 else keras.layers.Average(name="ensemble")(outputs)
     probs = Metadata(metadata, name="metadata")(probs)
