@@ -222,3 +222,23 @@ def test_killing_a_worker_and_restarting_the_cluster_resumes_from_the_backup(tmp
     with open(out / "history.csv", encoding="utf-8") as f:
         epochs = [line.split(",")[0] for line in f.read().splitlines()[1:]]
     assert epochs == ["0", "1", "2", "3", "4"]
+
+
+def test_non_chief_worker_restores_each_members_backup_from_the_chief(tmp_path, monkeypatch):
+    """A worker's temporary folder maps onto the chief's: member m's backup is the
+    chief's `<output>/member_m/backup`, not the run's top-level one."""
+    from textlstm.distribute import shared_backup, worker_output
+
+    config = pipeline_from_dict({"train": {"distribute": "multi_worker"}}).train
+    monkeypatch.setenv("TF_CONFIG", tf_config(1, [1, 2]))
+    out = tmp_path / "run"
+    with worker_output(out, config) as tmp:
+        assert tmp != out and tmp.is_dir()
+        assert shared_backup(tmp) == out / "backup"
+        assert shared_backup(tmp / "member_1") == out / "member_1" / "backup"
+        assert shared_backup(tmp_path / "elsewhere") == tmp_path / "elsewhere" / "backup"
+    assert not tmp.exists()
+    assert shared_backup(tmp / "member_1") == tmp / "member_1" / "backup"
+    monkeypatch.setenv("TF_CONFIG", tf_config(0, [1, 2]))
+    with worker_output(out, config) as own:
+        assert own == out and shared_backup(own / "member_1") == out / "member_1" / "backup"

@@ -75,28 +75,14 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from textlstm import tasks
     from textlstm.artifact import load
     from textlstm.config import DataConfig, apply_overrides
-    from textlstm.data.sources import read_records
     from textlstm.schema import from_dict
 
     model = load(args.model)
     data = apply_overrides({"data": dict(model.config.data.__dict__)}, args.set)["data"]
     cfg = from_dict(DataConfig, data, "data")
-    fields = [getattr(cfg, name) for name in tasks.get(model.config.task).fields]
-    if hasattr(model, "read_labelled"):  # a runner with its own label format (task: multilabel)
-        recs = model.read_labelled(args.data, cfg)
-    else:
-        recs = read_records(
-            args.data,
-            fields,
-            format=cfg.format,
-            header=cfg.header,
-            encoding=cfg.encoding,
-            on_bad_row=cfg.on_bad_row,
-            classes=cfg.classes,
-        )
+    recs = model.read_labelled(args.data, cfg)
     metrics = model.evaluate(*recs.columns(), where=recs.where)
     metrics["skipped"] = recs.skipped.as_dict()
     _print_json(metrics)

@@ -49,6 +49,7 @@ evaluate and save alone.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
@@ -272,20 +273,36 @@ def log_digest(model: keras.Model, config: TrainConfig) -> None:
     log.info("train.distribute: %s: %s: trained weights %s", config.distribute, who, weights_digest(model))
 
 
-_SHARED: list[Path] = []
+# (temporary folder, the chief's output folder) while a non-chief worker runs in `worker_output`.
+_WORKER_FOLDERS: contextvars.ContextVar[tuple[Path, Path] | None] = contextvars.ContextVar(
+    "textlstm_worker_folders", default=None
+)
 
 
 def shared_backup(output_dir: str | Path) -> Path:
-    """Where every worker restores from: the chief's `<output>/backup` (the
-    directory `worker_output` was given), else `output_dir/backup`."""
-    return (_SHARED[-1] if _SHARED else Path(output_dir)) / BACKUP
+    """Where every worker restores `output_dir`'s backup from: `output_dir/backup`,
+    or inside `worker_output` the same place in the chief's folder (the
+    temporary `<tmp>/member_1` of a worker maps to `<output>/member_1/backup`).
+
+    >>> shared_backup("runs/x/member_1").as_posix()
+    'runs/x/member_1/backup'
+    """
+    out = Path(output_dir)
+    folders = _WORKER_FOLDERS.get()
+    if folders is not None:
+        tmp, chief = folders
+        try:
+            out = chief / out.relative_to(tmp)
+        except ValueError:  # a folder outside the worker's temporary one: its own
+            pass
+    return out / BACKUP
 
 
 @contextlib.contextmanager
 def worker_output(output_dir: str | Path, config: TrainConfig):
     """The directory this process writes a run to: `output_dir` on the chief;
     on another worker of `multi_worker` a temporary directory, removed
-    afterwards, while `shared_backup` points at `output_dir/backup`.
+    afterwards, whose backups `shared_backup` maps to the same places under `output_dir`.
 
     Args:
         output_dir: the run's folder (on a file system every worker reads, to restart from the backup).
@@ -295,11 +312,11 @@ def worker_output(output_dir: str | Path, config: TrainConfig):
         yield Path(output_dir)
         return
     tmp = Path(tempfile.mkdtemp(prefix="textlstm-worker-"))
-    _SHARED.append(Path(output_dir))
+    token = _WORKER_FOLDERS.set((tmp, Path(output_dir)))
     try:
         yield tmp
     finally:
-        _SHARED.pop()
+        _WORKER_FOLDERS.reset(token)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

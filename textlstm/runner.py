@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 
 from textlstm import distribute
 from textlstm.config import PipelineConfig
+from textlstm.data.sources import Records
 from textlstm.evaluation import plot_history
 from textlstm.files import write_text_atomic
 
@@ -44,6 +45,8 @@ class Runner(Protocol):
     def evaluate(self, *args, output_dir: str | Path | None = None, **kwargs) -> dict: ...
 
     def predict(self, texts) -> list: ...
+
+    def read_labelled(self, path: str | Path, config) -> Records: ...
 
     def save(self, path: str | Path) -> Path: ...
 

@@ -72,10 +72,21 @@ class ClassifierTrainer:
         config: the pipeline (its model, vectorizer and train sections are the defaults).
     """
 
+    multilabel = False  # one sigmoid per label (`MultiLabelTrainer`) instead of one class
+
     def __init__(self, examples: ClassificationExamples, config: PipelineConfig):
         self.examples = examples
         self.config = config
         self.wide = WideComponent(config.model.wide, examples)
+
+    def compile(self, net: keras.Model, train_config) -> keras.Model:
+        """Compile `net` with its loss, metrics and the configured optimizer.
+
+        Args:
+            net: a network from `build_classifier`.
+            train_config: the optimizer settings.
+        """
+        return compile_classifier(net, self.examples.labels.num_classes, train_config)
 
     def build(self, model_config=None, train_config=None, name: str = "classifier") -> keras.Model:
         """A compiled network for the examples' vocabulary and labels.
@@ -96,9 +107,10 @@ class ClassifierTrainer:
                 ex.embeddings,
                 name=name,
                 wide=self.wide.paths(mc.wide),
+                multilabel=self.multilabel,
                 max_length=ex.max_length,
             )
-            net = compile_classifier(net, ex.labels.num_classes, tc)
+            net = self.compile(net, tc)
         return distribute.prepare(net, tc)
 
     def train(

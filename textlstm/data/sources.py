@@ -389,3 +389,24 @@ def read_records(
         skipped=skipped,
     )
     return Records.collect(rows, skipped, str(path))
+
+
+def read_labelled(path: str | Path, config, fields: tuple[str, str]) -> Records:
+    """The labelled rows of `path` read as the pipeline's `data:` section says
+    (format, header, encoding, bad rows, classes): the columns its `fields`
+    name, e.g. `("text", "label")` (`textlstm.tasks.Task.fields`).
+
+    Args:
+        path: a file, folder or glob.
+        config: a `textlstm.config.DataConfig`.
+        fields: the `DataConfig` attributes that name the two columns.
+    """
+    return read_records(
+        path,
+        [getattr(config, name) for name in fields],
+        format=config.format,
+        header=config.header,
+        encoding=config.encoding,
+        on_bad_row=config.on_bad_row,
+        classes=config.classes,
+    )

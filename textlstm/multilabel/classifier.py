@@ -31,7 +31,6 @@ from textlstm.data import Splits
 from textlstm.data.examples import ClassificationExamples, python_records
 from textlstm.data.sources import Records, SkipReport
 from textlstm.errors import ConfigError, DataError
-from textlstm.models.classifier import build_classifier
 from textlstm.multilabel.data import MultiHotEncoder, load_multilabel_splits, read_multilabel
 from textlstm.multilabel.metrics import decide, multilabel_metrics, tune_thresholds
 from textlstm.trainer import ClassifierTrainer, FitResult, Run, fit_report
@@ -55,19 +54,17 @@ class MultiLabelTrainer(ClassifierTrainer):
     """`ClassifierTrainer` for multi-hot targets: one sigmoid per label, binary cross-entropy,
     per-label `accuracy` and micro-F1 (threshold 0.5) as `micro_f1`."""
 
-    def build(self, model_config=None, train_config=None, name: str = "classifier") -> keras.Model:
-        ex = self.examples
-        net = build_classifier(
-            model_config or self.config.model,
-            ex.vectorizer.vocabulary_size(),
-            ex.labels.num_classes,
-            ex.embeddings,
-            name=name,
-            multilabel=True,
-            max_length=ex.max_length,
-        )
+    multilabel = True
+
+    def compile(self, net: keras.Model, train_config) -> keras.Model:
+        """Compile `net` with binary cross-entropy, per-label accuracy and micro-F1.
+
+        Args:
+            net: a network from `build_classifier(..., multilabel=True)`.
+            train_config: the optimizer settings.
+        """
         net.compile(
-            optimizer=make_optimizer(train_config or self.config.train),
+            optimizer=make_optimizer(train_config),
             loss=keras.losses.BinaryCrossentropy(),
             metrics=[
                 keras.metrics.BinaryAccuracy(name="accuracy"),
@@ -192,10 +189,15 @@ class MultiLabelClassifier(TextClassifier):
         y = self.labels.encode(labels, where or [f"labels[{i}]" for i in range(len(labels))])
         return multilabel_metrics(y, self.predict_proba(texts), self.label_names, self.thresholds)
 
-    @staticmethod
-    def read_labelled(path: str | Path, config: DataConfig) -> Records:
-        """`(text, labels)` rows of a labelled file, for `textlstm evaluate`."""
-        return read_multilabel(path, config)
+    def read_labelled(self, path: str | Path, config: DataConfig | None = None) -> Records:
+        """The `(text, labels)` rows of a labelled file (`data.labels` columns), read as the pipeline's
+        `data:` section (or `config`) says, for `evaluate(*records.columns())`.
+
+        Args:
+            path: a file, folder or glob.
+            config: the `data:` section to read it with (default: the pipeline's).
+        """
+        return read_multilabel(path, config or self.config.data)
 
     def __repr__(self) -> str:
         state = "trained" if self.model is not None else "untrained"
