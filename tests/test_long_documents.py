@@ -115,3 +115,67 @@ def test_translation_keeps_a_fixed_default_length():
     cfg = pipeline_from_dict({"task": "translation", "data": {"source": "demo"}})
     assert cfg.vectorizer.max_length == 200 and cfg.vectorizer.for_target().max_length == 200
     assert pipeline_from_dict({"data": {"source": "demo"}}).vectorizer.max_length == "p95"  # classification
+
+
+def _chunked_pair(chunk_length):
+    from textlstm.models.classifier import build_classifier
+    from textlstm.models.config import ModelConfig
+
+    keras.utils.set_random_seed(3)
+    kw = dict(units=[6], embedding_dim=5, pooling="max", dropout=0.0)
+    chunked = build_classifier(ModelConfig(chunk_length=chunk_length, **kw), vocab_size=30, num_classes=2)
+    whole = build_classifier(ModelConfig(**kw), vocab_size=30, num_classes=2)
+    for name in ("embedding", "lstm_0", "logits"):
+        whole.get_layer(name).set_weights(chunked.get_layer(name).get_weights())
+    return chunked, whole
+
+
+def test_a_chunked_lstm_reads_each_chunk_on_its_own_and_pools_over_all():
+    """With chunk_length C, a document of at most C tokens scores as the whole-document
+    network with the same weights; a longer one pools the states of its chunks, each
+    read from a fresh state: the maximum of the chunks' pooled states."""
+    chunked, whole = _chunked_pair(4)
+    short = np.array([[5, 6, 7, 0, 0, 0]])
+    np.testing.assert_allclose(chunked(short).numpy(), whole(short).numpy(), rtol=1e-5)
+    long = np.array([[5, 6, 7, 8, 9, 10, 11, 0, 0, 0]])
+    pooled = keras.Model(whole.input, whole.get_layer("max_pool").output)
+    parts = [pooled(long[:, :4]).numpy(), pooled(long[:, 4:7]).numpy()]
+    logits = whole.get_layer("logits")(np.maximum(*parts))
+    expected = keras.activations.sigmoid(logits).numpy()
+    np.testing.assert_allclose(chunked(long).numpy(), expected, rtol=1e-5)
+    assert not np.allclose(chunked(long).numpy(), whole(long).numpy())
+    # trailing padding, and padding that adds whole empty chunks, change nothing
+    wider = np.pad(long, [[0, 0], [0, 9]])
+    np.testing.assert_allclose(chunked(wider).numpy(), chunked(long).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(chunked(long[:, :7]).numpy(), chunked(long).numpy(), rtol=1e-6)
+
+
+def test_a_chunked_network_saves_and_loads(tmp_path):
+    chunked, _ = _chunked_pair(3)
+    ids = np.array([[5, 6, 7, 8, 9, 0], [4, 0, 0, 0, 0, 0]])
+    chunked.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(again(ids).numpy(), chunked(ids).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "model, match",
+    [
+        ({"chunk_length": 1, "pooling": "max"}, "at least 2 tokens"),
+        ({"chunk_length": 50, "pooling": "last"}, "needs pooling: max or mean"),
+    ],
+)
+def test_chunk_length_is_checked_when_read(model, match):
+    with pytest.raises(ConfigError, match=match):
+        pipeline_from_dict({"model": model})
+
+
+def test_gate_inspection_reads_a_chunked_network_chunk_by_chunk():
+    from textlstm.inspection import inspect_gates
+
+    chunked, _ = _chunked_pair(4)
+    ids = np.array([5, 6, 7, 8, 9, 10, 11])
+    states = keras.Model(chunked.input, chunked.get_layer("merge_chunks").output)(ids[None]).numpy()[0]
+    result = inspect_gates(chunked, ids)
+    np.testing.assert_allclose(result.outputs[0], states[: len(ids)], atol=1e-5)
+    assert result.trace(0, "forward").hidden.shape == (7, 6)
