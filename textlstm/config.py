@@ -270,9 +270,6 @@ class TrainConfig:
         learning_rate: the optimizer's learning rate.
         optimizer: `adam`, `adamw`, `rmsprop` or `sgd`.
         clipnorm: gradient norm clipping (None: off).
-        ema: the momentum of an exponential moving average of the weights (Polyak averaging, Keras's
-            `use_ema`), e.g. 0.995; validation, early stopping, checkpoints and the artifact use the
-            averaged weights (None: off).
         monitor: the validation metric for early stopping and the best checkpoint
             (`val_accuracy`, `val_loss`, `val_macro_f1`, or `val_fused_accuracy` with a late wide path).
         patience: early stopping patience in epochs (None: train all epochs); the best epoch's weights are kept.
@@ -298,7 +295,6 @@ class TrainConfig:
     learning_rate: float = 1e-3
     optimizer: str = "adam"
     clipnorm: float | None = 1.0
-    ema: float | None = None
     monitor: str = "val_accuracy"
     patience: int | None = 3
     seed: int = 42
@@ -322,8 +318,6 @@ class TrainConfig:
             raise ConfigError(f"train.patience must be >= 0 (or null), got {self.patience}")
         if self.buckets < 0:
             raise ConfigError(f"train.buckets must be >= 0, got {self.buckets}")
-        if self.ema is not None and not 0.0 < self.ema < 1.0:
-            raise ConfigError(f"train.ema is a momentum in (0, 1), e.g. 0.995 (or null), got {self.ema}")
         if isinstance(self.ensemble, dict):
             self.ensemble = from_dict(EnsembleConfig, self.ensemble, "train.ensemble")
 

@@ -365,36 +365,11 @@ def inspect_gates(model_or_layer, text_or_ids, vectorizer=None, mask=None) -> Ga
     x = table[ids]
     m = ids != 0 if embedding.mask_zero else np.ones(ids.shape, bool)
     result = GateInspection(tokens, ids, m)
-    chunks = [l.length for l in _flatten(model_or_layer) if type(l).__name__ == "SplitChunks"]
     for index, layer in enumerate(stack):
-        traces, x = _trace_in_chunks(layer, x, m, index, chunks[0] if chunks else None)
+        traces, x = trace_layer(layer, x, m, index=index)
         result.traces.extend(traces)
         result.outputs.append(x)
     return _squeeze(result) if single else result
-
-
-def _trace_in_chunks(layer, x, m, index: int, length: int | None):
-    """`trace_layer`, but as a network with `model.chunk_length` reads a
-    document: each chunk of `length` steps from a fresh state."""
-    if not length or x.shape[1] <= length:
-        return trace_layer(layer, x, m, index=index)
-    pieces = [
-        trace_layer(layer, x[:, s : s + length], m[:, s : s + length], index=index)
-        for s in range(0, x.shape[1], length)
-    ]
-    traces = [
-        DirectionTrace(
-            t.layer,
-            t.index,
-            t.direction,
-            **{
-                name: np.concatenate([getattr(p[0][k], name) for p in pieces], axis=1)
-                for name in (*GATES, *STATES, "output")
-            },
-        )
-        for k, t in enumerate(pieces[0][0])
-    ]
-    return traces, np.concatenate([p[1] for p in pieces], axis=1)
 
 
 def _squeeze(result: GateInspection) -> GateInspection:

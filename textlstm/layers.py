@@ -81,65 +81,6 @@ class MaskedPooling1D(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="textlstm")
-class SplitChunks(keras.layers.Layer):
-    """Cut right-padded token-id rows `(batch, time)` into rows of `length`
-    tokens `(batch * chunks, length)`, so that a recurrent layer reads each
-    chunk on its own (Johnson & Zhang 2016's region LSTM).
-
-    Returns `(rows, padded)`: `padded` is the input padded to a whole number
-    of chunks, which `MergeChunks` needs to put the chunks back. A chunk that
-    is all padding gets one OOV token (id 1), so that no row is fully masked
-    (cuDNN rejects those); `MergeChunks` masks it again.
-
-    >>> import numpy as np
-    >>> rows, padded = SplitChunks(2)(np.array([[5, 6, 7, 0, 0], [8, 0, 0, 0, 0]]))
-    >>> rows.numpy().tolist(), tuple(padded.shape)
-    ([[5, 6], [7, 0], [1, 0], [8, 0], [1, 0], [1, 0]], (2, 6))
-    """
-
-    def __init__(self, length: int, oov_id: int = 1, **kwargs):
-        super().__init__(**kwargs)
-        self.length = int(length)
-        self.oov_id = oov_id
-
-    def call(self, ids):
-        width = ops.shape(ids)[1]
-        chunks = ops.maximum((width + self.length - 1) // self.length, 1)
-        padded = ops.pad(ids, [[0, 0], [0, chunks * self.length - width]])
-        rows = ops.reshape(padded, (-1, self.length))
-        empty = ops.logical_not(ops.any(ops.not_equal(rows, 0), axis=1, keepdims=True))
-        first = ops.where(empty, ops.full_like(rows[:, :1], self.oov_id), rows[:, :1])
-        return ops.concatenate([first, rows[:, 1:]], axis=1), padded
-
-    def compute_output_shape(self, input_shape):
-        return (None, self.length), (input_shape[0], None)
-
-    def get_config(self):
-        return {**super().get_config(), "length": self.length, "oov_id": self.oov_id}
-
-
-@keras.saving.register_keras_serializable(package="textlstm")
-class MergeChunks(keras.layers.Layer):
-    """Put the per-chunk states `(batch * chunks, length, units)` of the rows
-    of `SplitChunks` back in document order `(batch, chunks * length, units)`,
-    masked where the document is padding.
-
-    Called as `MergeChunks()([states, padded])`, `padded` being the second
-    output of `SplitChunks`.
-    """
-
-    def call(self, inputs):
-        states, padded = inputs
-        return ops.reshape(states, (ops.shape(padded)[0], ops.shape(padded)[1], ops.shape(states)[-1]))
-
-    def compute_mask(self, inputs, mask=None):
-        return ops.not_equal(inputs[1], 0)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[1][0], input_shape[1][1], input_shape[0][-1])
-
-
-@keras.saving.register_keras_serializable(package="textlstm")
 class Metadata(keras.layers.Layer):
     """Identity layer that carries JSON metadata (label names, config) inside a
     saved model, so one `.keras` file is the whole artifact."""

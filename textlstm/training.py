@@ -70,8 +70,6 @@ def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     kwargs = {"learning_rate": config.learning_rate}
     if config.clipnorm:
         kwargs["clipnorm"] = config.clipnorm
-    if config.ema:
-        kwargs |= {"use_ema": True, "ema_momentum": config.ema}
     choices = {
         "adam": keras.optimizers.Adam,
         "adamw": keras.optimizers.AdamW,
@@ -207,10 +205,7 @@ def fit(model: keras.Model, train_ds, val_ds, config: TrainConfig, output_dir=No
             train_ds,
             validation_data=val_ds,
             epochs=config.epochs,
-            # train.ema: the averaged weights are in the model for every callback's epoch end, validation included
-            callbacks=([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema else [])
-            + list(callbacks)
-            + make_callbacks(config, output_dir, val_ds is not None),
+            callbacks=list(callbacks) + make_callbacks(config, output_dir, val_ds is not None),
             verbose=resolve_verbose(config.verbose),
             shuffle=False,  # the tf.data pipeline shuffles
         )

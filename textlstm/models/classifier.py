@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from textlstm.errors import ConfigError
-from textlstm.layers import MaskedPooling1D, MergeChunks, NonEmptySequences, SplitChunks
+from textlstm.layers import MaskedPooling1D, NonEmptySequences
 from textlstm.models.config import ModelConfig
 from textlstm.models.heads import output_units, probabilities
 from textlstm.models.rnn import recurrent_layer
@@ -65,9 +65,7 @@ def build_classifier(
         name="embedding",
     )
     seq = NonEmptySequences(max_length=max_length, name="truncate")(ids) if max_length else ids
-    if config.chunk_length:
-        rows, padded = SplitChunks(config.chunk_length, name="split_chunks")(seq)
-    x = embedding(rows if config.chunk_length else seq)
+    x = embedding(seq)
     if embeddings is not None:
         embedding.embeddings.assign(embeddings)  # assigned, not a Constant initializer (kept out of the JSON config)
     if config.word_dropout:
@@ -86,8 +84,6 @@ def build_classifier(
             dropout=config.rnn_dropout,
             name=f"{config.cell}_{i}",
         )(x)
-    if config.chunk_length:
-        x = MergeChunks(name="merge_chunks")([x, padded])
     if pooled:
         x = MaskedPooling1D(config.pooling, name=f"{config.pooling}_pool")(x)
     if config.dropout:

@@ -36,8 +36,6 @@ class ModelConfig:
         embedding_dropout: drops whole embedding channels (`SpatialDropout1D`).
         word_dropout: drops whole tokens' embeddings during training.
         rnn_dropout: input dropout inside the recurrent layers (keeps cuDNN).
-        chunk_length: the recurrent layers read each document in chunks of this many tokens, each on its
-            own, and the pooling runs over all the chunks' states (None: the whole document at once).
         wide: the optional n-gram paths, each a `WideConfig` (empty: the LSTM alone).
     """
 
@@ -50,7 +48,6 @@ class ModelConfig:
     embedding_dropout: float = 0.0
     word_dropout: float = 0.0
     rnn_dropout: float = 0.0
-    chunk_length: int | None = None
     wide: list[WideConfig] = field(default_factory=list)
 
     def __post_init__(self):
@@ -61,13 +58,6 @@ class ModelConfig:
         for name in ("dropout", "embedding_dropout", "word_dropout", "rnn_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"model.{name} must be in [0, 1), got {getattr(self, name)}")
-        if self.chunk_length is not None:
-            if int(self.chunk_length) < 2:
-                raise ConfigError(f"model.chunk_length must be at least 2 tokens (or null), got {self.chunk_length!r}")
-            if self.pooling == "last":
-                raise ConfigError(
-                    "model.chunk_length needs pooling: max or mean (the chunks' states are pooled over the document)"
-                )
         self.wide = [
             p if isinstance(p, WideConfig) else from_dict(WideConfig, p, f"model.wide[{i}]")
             for i, p in enumerate(self.wide or [])
