@@ -635,3 +635,21 @@ def test_bagging_members_are_whole_runs_on_their_own_validation_splits(tmp_path,
 def test_ensemble_config_errors_at_read_time(train, data, message):
     with pytest.raises(ConfigError, match=message):
         pipeline_from_dict({"data": data, "train": train})
+
+
+def test_plots_stay_out_of_pyplot(tmp_path):
+    """The run's plots are plain Figures: a sweep writing them for every trial does not pile
+    them up in pyplot's registry (nor does a notebook show the ones written to files)."""
+    import matplotlib.pyplot as plt
+
+    from textlstm.evaluation import plot_confusion_matrix, plot_history, plot_per_class
+    from textlstm.tuning.report import plot_trials
+
+    plt.close("all")
+    plot_history({"loss": [0.7, 0.5], "val_loss": [0.7, 0.6]}, tmp_path / "h.png")
+    plot_confusion_matrix([[3, 1], [0, 4]], ["a", "b"], tmp_path / "c.png")
+    plot_per_class({"a": {"precision": 1.0, "recall": 0.75, "f1": 0.86, "support": 4}}, tmp_path / "p.png")
+    rows = [{"trial": i, "status": "COMPLETED", "val_accuracy": 0.5 + i / 10, "units": 8 * (i + 1)} for i in range(3)]
+    plot_trials(rows, tmp_path / "t.png", "val_accuracy", "max")
+    assert plt.get_fignums() == []
+    assert all((tmp_path / f).stat().st_size > 1000 for f in ("h.png", "c.png", "p.png", "t.png"))

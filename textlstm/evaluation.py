@@ -58,12 +58,38 @@ def save_figure(fig, path: str | Path, **kwargs) -> Path:
     return Path(path)
 
 
-def _pyplot():
-    # Imported lazily; matplotlib picks Agg by itself where there is no display
-    # and the inline backend inside Jupyter.
-    import matplotlib.pyplot as plt
+def new_figure(figsize, **kwargs):
+    """A `matplotlib.figure.Figure` outside pyplot's registry, so nothing keeps
+    it alive once it is dropped (a sweep writes several per trial) and a
+    notebook shows it only where a cell returns or `display`s it. Inside
+    IPython, Figures are then drawn as PNG (what `%matplotlib inline` sets
+    up), without pyplot.
 
-    return plt
+    Args:
+        figsize: `(width, height)` in inches.
+        **kwargs: more `Figure` arguments (e.g. `layout="constrained"`).
+    """
+    from matplotlib.figure import Figure
+
+    _draw_figures_in_ipython(Figure)
+    return Figure(figsize=figsize, **kwargs)
+
+
+def _draw_figures_in_ipython(figure_type) -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    png = shell.display_formatter.formatters["image/png"]
+    try:
+        png.lookup_by_type(figure_type)  # already drawn (the inline backend, or an earlier call)
+    except KeyError:
+        from IPython.core.pylabtools import select_figure_formats
+
+        select_figure_formats(shell, {"png"})
 
 
 def read_history(path: str | Path) -> dict:
@@ -75,9 +101,9 @@ def read_history(path: str | Path) -> dict:
 def plot_history(history: dict, path: str | Path | None = None):
     """Learning curves: one panel per metric, training vs validation (and the
     fused model's validation score, where the history has one)."""
-    plt = _pyplot()
     metrics = [k for k in history if not k.startswith("val_") and k not in ("epoch", "epoch_time", "learning_rate")]
-    fig, axes = plt.subplots(1, max(len(metrics), 1), figsize=(4.5 * max(len(metrics), 1), 3.5), squeeze=False)
+    fig = new_figure((4.5 * max(len(metrics), 1), 3.5))
+    axes = fig.subplots(1, max(len(metrics), 1), squeeze=False)
     for ax, name in zip(axes[0], metrics):
         epochs = np.arange(1, len(history[name]) + 1)
         ax.plot(epochs, history[name], "o-", label="train")
@@ -103,10 +129,10 @@ def plot_history(history: dict, path: str | Path | None = None):
 def plot_per_class(per_class: dict, path: str | Path | None = None):
     """Bars of each class's precision, recall and F1 (`classification_metrics`'s
     `per_class`), with each class's support in its tick label."""
-    plt = _pyplot()
     names = list(per_class)
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 + 1.1 * len(names)), 3.5))
+    fig = new_figure((max(4.0, 1.2 + 1.1 * len(names)), 3.5))
+    ax = fig.subplots()
     for i, key in enumerate(("precision", "recall", "f1")):
         ax.bar(x + (i - 1) * 0.27, [per_class[n][key] for n in names], 0.27, label=key)
     ax.set_xticks(x, [f"{n}\n(n={per_class[n]['support']})" for n in names])
@@ -122,10 +148,10 @@ def plot_per_class(per_class: dict, path: str | Path | None = None):
 
 def plot_confusion_matrix(cm, label_names: list[str], path: str | Path | None = None):
     """Heat map of the confusion matrix with counts in the cells."""
-    plt = _pyplot()
     cm = np.asarray(cm)
     size = 1.2 + 0.6 * len(label_names)
-    fig, ax = plt.subplots(figsize=(max(size, 3.5), max(size, 3.0)))
+    fig = new_figure((max(size, 3.5), max(size, 3.0)))
+    ax = fig.subplots()
     ax.imshow(cm, cmap="Blues")
     ax.set_xticks(range(len(label_names)), label_names, rotation=45, ha="right")
     ax.set_yticks(range(len(label_names)), label_names)

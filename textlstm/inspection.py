@@ -399,16 +399,15 @@ def plot_gates(
     state is centred on 0. Returns a `matplotlib.figure.Figure` (no pyplot, so
     safe under Agg); writes a PNG when `path` is given.
     """
-    from matplotlib.figure import Figure
+    from textlstm.evaluation import new_figure
 
     trace = result.trace(layer, direction)
     if trace.hidden.ndim != 2:
         raise InspectionError("plot_gates needs a single text, not a batch")
     steps, units = trace.hidden.shape
     tokens = result.tokens or [str(i) for i in range(steps)]
-    fig = Figure(
-        figsize=(max(6.0, 1.2 + 0.45 * steps), 1.0 + len(names) * max(1.2, min(3.0, units * 0.08))),
-        layout="constrained",
+    fig = new_figure(
+        (max(6.0, 1.2 + 0.45 * steps), 1.0 + len(names) * max(1.2, min(3.0, units * 0.08))), layout="constrained"
     )
     axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
     for ax, name in zip(axes, names):

@@ -368,9 +368,9 @@ class LongRangeResult:
     def plot_accuracy(self, path: str | Path | None = None):
         """Median test accuracy against distance, one line per cell; the shaded
         band spans the seeds."""
-        from matplotlib.figure import Figure
+        from textlstm.evaluation import new_figure
 
-        fig = Figure(figsize=(5.5, 3.8), layout="constrained")
+        fig = new_figure(figsize=(5.5, 3.8), layout="constrained")
         ax = fig.add_subplot()
         distances = list(self.settings.distances)
         styles = {"simple_rnn": ("o", "-"), "gru": ("s", "--"), "lstm": ("^", "-")}
@@ -409,13 +409,13 @@ class LongRangeResult:
         Gradients that underflow to exactly 0 cannot be drawn on a log axis:
         they are drawn on the dotted floor line below the smallest positive value.
         """
-        from matplotlib.figure import Figure
+        from textlstm.evaluation import new_figure
 
         distance = max(self.gradients) if distance is None else distance
         panels = [("at initialization", self.initial_gradients[distance]), ("after training", self.gradients[distance])]
         positive = [v for _, grads in panels for norms in grads.values() for v in norms if v > 0]
         floor = min(positive) / 10 if positive else 1e-30
-        fig = Figure(figsize=(10, 3.8), layout="constrained")
+        fig = new_figure(figsize=(10, 3.8), layout="constrained")
         axes = fig.subplots(1, 2, sharey=True)
         for ax, (when, grads) in zip(axes, panels):
             for cell, norms in grads.items():

@@ -158,15 +158,14 @@ def plot_trials(rows: list[dict], path: str | Path, objective: str, direction: s
     import matplotlib
     import matplotlib.ticker
 
-    from textlstm.evaluation import _pyplot, save_figure
-
-    plt = _pyplot()
+    from textlstm.evaluation import new_figure, save_figure
 
     done = sorted(
         (r for r in rows if r["status"] == "COMPLETED" and _number(r.get(objective))), key=lambda r: r["trial"]
     )
     names = [name for name, _ in importance(rows, objective)[:top]]
-    fig, axes = plt.subplots(1, 1 + len(names), figsize=(4.2 * (1 + len(names)), 3.6), squeeze=False)
+    fig = new_figure((4.2 * (1 + len(names)), 3.6))
+    axes = fig.subplots(1, 1 + len(names), squeeze=False)
     ax = axes[0][0]
     xs, ys = [r["trial"] for r in done], [r[objective] for r in done]
     ax.plot(xs, ys, "o", label="trial")
@@ -191,5 +190,4 @@ def plot_trials(rows: list[dict], path: str | Path, objective: str, direction: s
         ax.set(xlabel=name, title=f"{objective} vs {name}")
     fig.tight_layout()
     save_figure(fig, path, dpi=100)
-    plt.close(fig)
     return Path(path)
