@@ -26,12 +26,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textlstm import __version__, tasks
-from textlstm.config import DataConfig, PipelineConfig, load_pipeline
+from textlstm import __version__
+from textlstm.config import PipelineConfig, load_pipeline
 from textlstm.data import Splits, load_splits, load_test_split
 from textlstm.data.examples import python_records
 from textlstm.data.labels import LabelEncoder
-from textlstm.data.sources import Records, SkipReport, read_labelled
+from textlstm.data.sources import LabelledFileReader, Records, SkipReport
 from textlstm.data.stream import Stream
 from textlstm.evaluation import classification_metrics, plot_confusion_matrix, plot_per_class
 from textlstm.models.artifact import string_classifier
@@ -51,7 +51,7 @@ class Prediction:
         return {"label": self.label, "probabilities": self.probabilities}
 
 
-class TextClassifier:
+class TextClassifier(LabelledFileReader):
     """A text classifier described by a `PipelineConfig` (a `textlstm.runner.Runner`).
 
     Args:
@@ -192,16 +192,6 @@ class TextClassifier:
             Prediction(names[int(p.argmax())], {n: float(v) for n, v in zip(names, p)})
             for p in self.predict_proba(texts, batch_size)
         ]
-
-    def read_labelled(self, path: str | Path, config: DataConfig | None = None) -> Records:
-        """The labelled rows of a file, read as the pipeline's `data:` section (or `config`) says,
-        for `evaluate(*records.columns())` (`textlstm evaluate`).
-
-        Args:
-            path: a file, folder or glob.
-            config: the `data:` section to read it with (default: the pipeline's).
-        """
-        return read_labelled(path, config or self.config.data, tasks.get(self.config.task).fields)
 
     def evaluate(
         self, texts=None, labels=None, output_dir: str | Path | None = None, where: list[str] | None = None

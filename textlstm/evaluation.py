@@ -9,6 +9,7 @@ m["accuracy"], m["macro_f1"], m["confusion_matrix"]
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -76,11 +77,8 @@ def new_figure(figsize, **kwargs):
 
 
 def _draw_figures_in_ipython(figure_type) -> None:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
+    ipython = sys.modules.get("IPython")  # a running shell has imported it; scripts do not pay for the import
+    shell = ipython.get_ipython() if ipython is not None else None
     if shell is None:
         return
     png = shell.display_formatter.formatters["image/png"]

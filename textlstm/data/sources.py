@@ -391,22 +391,28 @@ def read_records(
     return Records.collect(rows, skipped, str(path))
 
 
-def read_labelled(path: str | Path, config, fields: tuple[str, str]) -> Records:
-    """The labelled rows of `path` read as the pipeline's `data:` section says
-    (format, header, encoding, bad rows, classes): the columns its `fields`
-    name, e.g. `("text", "label")` (`textlstm.tasks.Task.fields`).
+class LabelledFileReader:
+    """What `textlstm.runner.Runner.read_labelled` is for a runner whose rows are the two
+    columns its task names (`textlstm.tasks.Task.fields`): `TextClassifier` and `Translator`.
+    The runner has a `config` (its `PipelineConfig`)."""
 
-    Args:
-        path: a file, folder or glob.
-        config: a `textlstm.config.DataConfig`.
-        fields: the `DataConfig` attributes that name the two columns.
-    """
-    return read_records(
-        path,
-        [getattr(config, name) for name in fields],
-        format=config.format,
-        header=config.header,
-        encoding=config.encoding,
-        on_bad_row=config.on_bad_row,
-        classes=config.classes,
-    )
+    def read_labelled(self, path: str | Path, config=None) -> Records:
+        """The labelled rows of `path`, read as the pipeline's `data:` section (or `config`) says
+        (format, header, encoding, bad rows, classes), for `evaluate(*records.columns())`.
+
+        Args:
+            path: a file, folder or glob.
+            config: the `data:` section (`textlstm.config.DataConfig`) to read it with (default: the pipeline's).
+        """
+        from textlstm import tasks
+
+        config = config or self.config.data
+        return read_records(
+            path,
+            [getattr(config, name) for name in tasks.get(self.config.task).fields],
+            format=config.format,
+            header=config.header,
+            encoding=config.encoding,
+            on_bad_row=config.on_bad_row,
+            classes=config.classes,
+        )

@@ -194,7 +194,7 @@ class MultiLabelClassifier(TextClassifier):
         `data:` section (or `config`) says, for `evaluate(*records.columns())`.
 
         Args:
-            path: a file, folder or glob.
+            path: one TSV, CSV or JSONL file (`textlstm.multilabel.data.read_multilabel`; not a label folder).
             config: the `data:` section to read it with (default: the pipeline's).
         """
         return read_multilabel(path, config or self.config.data)

@@ -30,11 +30,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textlstm import __version__, tasks
-from textlstm.config import DataConfig, PipelineConfig, load_pipeline, pipeline_from_dict, saved_pipeline
+from textlstm import __version__
+from textlstm.config import PipelineConfig, load_pipeline, pipeline_from_dict, saved_pipeline
 from textlstm.data import Splits, load_splits, load_test_split
 from textlstm.data.batching import batch_by_length, bucket_boundaries, with_known_cardinality
-from textlstm.data.sources import Records, read_labelled
+from textlstm.data.sources import LabelledFileReader
 from textlstm.files import write_text_atomic
 from textlstm.layers import Metadata, NonEmptySequences
 from textlstm.models.cudnn import cudnn_report
@@ -56,7 +56,7 @@ from textlstm.training import make_optimizer
 LOWERCASING = {"lower", "lower_html", "lower_punctuation_html", "lower_punctuation_tokens"}
 
 
-class Translator:
+class Translator(LabelledFileReader):
     """A translation model described by a `PipelineConfig` with `task: translation`."""
 
     def __init__(self, config: PipelineConfig | None = None):
@@ -270,16 +270,6 @@ class Translator:
         out_ids = [i for i in result.ids[0].tolist() if i]
         output = [self.target_vocabulary[i] for i in out_ids]
         return {"source": source, "output": output, "weights": result.attention[0, : len(output), : len(source)]}
-
-    def read_labelled(self, path: str | Path, config: DataConfig | None = None) -> Records:
-        """The labelled rows of a file, read as the pipeline's `data:` section (or `config`) says,
-        for `evaluate(*records.columns())` (`textlstm evaluate`).
-
-        Args:
-            path: a file, folder or glob.
-            config: the `data:` section to read it with (default: the pipeline's).
-        """
-        return read_labelled(path, config or self.config.data, tasks.get(self.config.task).fields)
 
     def evaluate(self, sources=None, targets=None, output_dir=None, where: list[str] | None = None) -> dict:
         """BLEU and chrF (sacrebleu, 0-100) and exact match (0-1) on `sources`/
