@@ -11,7 +11,8 @@ from textlstm.config import PipelineConfig
 from textlstm.data import load_splits
 cfg = PipelineConfig()
 cfg.data.source = "demo"
-examples = ClassificationExamples.build(load_splits(cfg.data), cfg.vectorizer, cfg.train)
+splits = load_splits(cfg.data)
+examples = ClassificationExamples.build(splits.train, splits.validation, cfg.vectorizer, cfg.train)
 train, validation = examples.batches(32)
 examples.report["vocabulary_size"]
 ```

@@ -1,8 +1,9 @@
 """The classifier artifact: one Keras model from raw strings to probabilities.
 
 Each run's vectorizer feeds its networks (one run, or one per bagging
-member); `NonEmptySequences` truncates and gives an empty text one `[UNK]`
-token (cuDNN rejects fully masked rows); several networks' probabilities are
+member); `NonEmptySequences` gives an empty text one `[UNK]` token (cuDNN
+rejects fully masked rows), and each network cuts its LSTM's input itself
+(its `truncate` layer); several networks' probabilities are
 averaged; a `Metadata` layer carries the label names and the pipeline.
 
 ```python
