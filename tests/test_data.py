@@ -117,6 +117,18 @@ def test_bucketed_batches_are_right_padded_and_tight():
     assert padding_fraction(bucketed) < 0.5 * padding_fraction(plain)
 
 
+def test_buckets_follow_the_inputs_not_a_long_multi_hot_target():
+    # Multilabel targets are 1-D multi-hot vectors as long as the label set: bucketing must not
+    # read them as a sequence (with 40 labels every example looked 40 tokens long).
+    lengths = [2, 30] * 32
+    ids = tf.data.Dataset.from_tensor_slices(tf.ragged.constant([[1] * n for n in lengths]))
+    ids = ids.map(lambda r: r)  # ragged rows -> 1-D tensors
+    multi_hot = tf.data.Dataset.from_tensor_slices(np.zeros((64, 40), "float32"))
+    ds = tf.data.Dataset.zip((ids, multi_hot))
+    widths = sorted(int(x.shape[1]) for x, _ in batch_by_length(ds, 32, [10, 20]))
+    assert widths == [2, 30]
+
+
 def test_max_length_boundaries():
     assert bucket_boundaries([5, 500, 1000], 4, max_length=100)[-1] <= 100
     assert bucket_boundaries([], 4) == []

@@ -14,6 +14,9 @@ import pytest
 
 import textlstm
 from textlstm.cli import main
+from textlstm.config import load_pipeline
+from textlstm.data import load_splits
+from textlstm.errors import ConfigError, DataError
 from textlstm.seq2seq.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,6 +175,22 @@ def test_cli_evaluate_on_a_tsv_file(run, tmp_path, capsys):
     assert result["exact_match"] == pytest.approx(
         np.mean([e["beam"] == e["reference"] for e in metrics["test"]["examples"]])
     )
+
+
+def test_a_label_folder_is_refused_for_translation(run, tmp_path, capsys):
+    out, _ = run
+    for label in ("de", "en"):
+        (tmp_path / "tree" / label).mkdir(parents=True)
+        (tmp_path / "tree" / label / "a.txt").write_text("some text", encoding="utf-8")
+    # `textlstm evaluate` scored the folder names as reference translations
+    assert main(["evaluate", str(out / "model.keras"), str(tmp_path / "tree")]) == 2
+    assert "a folder-per-label tree" in capsys.readouterr().err
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(f"task: translation\ndata: {{train: {tmp_path / 'tree'}}}\n")
+    with pytest.raises(DataError, match="task: translation does not read"):
+        load_splits(load_pipeline(pipeline).data, "translation", 0)
+    with pytest.raises(ConfigError, match="task: translation reads"):
+        load_pipeline(pipeline, ["data.format=folder"])
 
 
 def test_api_checks_its_inputs():

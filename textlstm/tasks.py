@@ -48,6 +48,8 @@ class Task:
             (same signature as `demo`).
         vectorizer_defaults: this task's defaults for `vectorizer:` keys a pipeline leaves out, where
             they differ from `VectorizerConfig`'s (translation: a fixed `max_length`).
+        label_folders: whether a folder-per-label tree is this task's data (its rows are
+            `(text, folder name)`: classification's, not translation's pairs).
     """
 
     name: str
@@ -58,6 +60,7 @@ class Task:
     hypermodel: str | None = None
     demos: dict[str, str] = field(default_factory=dict)
     vectorizer_defaults: dict = field(default_factory=dict)
+    label_folders: bool = True
 
     def runner_class(self):
         """The runner class (imports it, and TensorFlow)."""
@@ -117,6 +120,7 @@ TASKS = {
             runner="textlstm.seq2seq.translator:Translator",
             demo="textlstm.seq2seq.demo:demo_dates",
             vectorizer_defaults={"max_length": 200},  # sources are cut and targets skipped by a number of tokens
+            label_folders=False,
         ),
     )
 }

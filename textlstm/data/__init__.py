@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from textlstm import tasks
 from textlstm.config import DataConfig
 from textlstm.data.labels import LabelEncoder, stratified_split
-from textlstm.data.sources import DataError, Records, SkipReport, read_records
+from textlstm.data.sources import DataError, Records, SkipReport, read_records, refuse_label_folders
 from textlstm.data.stream import HASH_SPLIT, Holdout, Stream
 
 
@@ -59,6 +59,11 @@ def _fields(config: DataConfig, task: str) -> list:
     return [getattr(config, name) for name in tasks.get(task).fields]
 
 
+def _check_path(config: DataConfig, task: str, path: str) -> None:
+    if not tasks.get(task).label_folders:
+        refuse_label_folders(path, config.format, task)
+
+
 def _sample(recs: Records, n: int | None, seed: int) -> Records:
     if not n or len(recs) <= n:
         return recs
@@ -80,6 +85,7 @@ def _read_split(config: DataConfig, task: str, path_or_split: str, tfds_name: st
             data_dir=config.data_dir,
             max_examples=config.max_examples,
         )
+    _check_path(config, task, path_or_split)
     return read_records(
         path_or_split,
         fields,
@@ -98,6 +104,8 @@ def _stream(config: DataConfig, task: str, path: str, holdout: Holdout | None = 
         from textlstm.data.tfds_source import tfds_label_names
 
         label_names = tfds_label_names(tfds_name, [str(f) for f in _fields(config, task)], config.data_dir)
+    else:
+        _check_path(config, task, path)
     return Stream(
         path,
         _fields(config, task),

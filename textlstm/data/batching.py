@@ -77,8 +77,11 @@ def bucket_boundaries(lengths, num_buckets: int, max_length: int | None = None) 
     return [b for b in bounds if b > lengths.min()]
 
 
-def _max_length(element_x):
-    parts = [t for t in tf.nest.flatten(element_x) if t.shape.rank == 1]
+def _max_length(inputs):
+    """The longest 1-D sequence among an element's inputs (its targets do not count: a multilabel
+    target is a 1-D multi-hot vector as long as the label set, and a translation's decoder
+    target is as long as its decoder input, which is among the inputs)."""
+    parts = [t for t in tf.nest.flatten(inputs) if t.shape.rank == 1]
     return tf.reduce_max(tf.stack([tf.shape(t)[0] for t in parts]))
 
 
@@ -102,7 +105,7 @@ def batch_by_length(
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if bucketing and boundaries:
         ds = ds.bucket_by_sequence_length(
-            element_length_func=lambda *element: _max_length(element),  # (x, y) or (x, y, weight)
+            element_length_func=lambda *element: _max_length(element[0]),  # of x in (x, y) or (x, y, weight)
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
             pad_to_bucket_boundary=False,

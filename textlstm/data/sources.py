@@ -391,6 +391,22 @@ def read_records(
     return Records.collect(rows, skipped, str(path))
 
 
+def refuse_label_folders(path: str | Path, format: str, task: str) -> None:
+    """A `DataError` if `path` is read as a folder-per-label tree, for a task whose rows are not
+    `(text, label)` (`textlstm.tasks.Task.label_folders`).
+
+    Args:
+        path: a file, folder or glob.
+        format: the `data.format` it is read with.
+        task: the task's name, for the message.
+    """
+    if format == "folder" or Path(path).is_dir():
+        raise DataError(
+            f"{path}: a folder-per-label tree gives (text, folder name) rows, which task: {task} does not "
+            f"read; give a TSV/CSV/JSONL file (or a glob of them) with its two columns"
+        )
+
+
 class LabelledFileReader:
     """What `textlstm.runner.Runner.read_labelled` is for a runner whose rows are the two
     columns its task names (`textlstm.tasks.Task.fields`): `TextClassifier` and `Translator`.
@@ -407,9 +423,12 @@ class LabelledFileReader:
         from textlstm import tasks
 
         config = config or self.config.data
+        task = tasks.get(self.config.task)
+        if not task.label_folders:
+            refuse_label_folders(path, config.format, task.name)
         return read_records(
             path,
-            [getattr(config, name) for name in tasks.get(self.config.task).fields],
+            [getattr(config, name) for name in task.fields],
             format=config.format,
             header=config.header,
             encoding=config.encoding,

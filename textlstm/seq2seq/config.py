@@ -81,6 +81,11 @@ class Seq2SeqModelConfig:
         Args:
             pipeline: the `PipelineConfig` this model belongs to.
         """
+        if pipeline.data.format == "folder":
+            raise ConfigError(
+                "data.format: folder reads a folder-per-label tree as (text, label) rows; task: translation "
+                "reads (source, target) pairs from TSV/CSV/JSONL files"
+            )
         vectorizer = pipeline.vectorizer
         target = vectorizer.for_target()
         for side, config in (("vectorizer", vectorizer), ("vectorizer.target", target)):
