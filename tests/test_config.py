@@ -10,6 +10,7 @@ import pytest
 
 from conftest import REPO
 from textlstm.config import (
+    AdversarialConfig,
     ConfigError,
     DataConfig,
     EnsembleConfig,
@@ -280,8 +281,9 @@ def test_classification_has_at_most_60_config_keys():
         "vectorizer": _keys(VectorizerConfig, leave_out=("target",)),  # translation only
         "model": _keys(ModelConfig, sections=("wide",)),
         "model.wide[]": _keys(WideConfig),
-        "train": _keys(TrainConfig, sections=("ensemble",)),
+        "train": _keys(TrainConfig, sections=("ensemble", "adversarial")),
         "train.ensemble": _keys(EnsembleConfig),
+        "train.adversarial": _keys(AdversarialConfig),
     }
     assert keys["pipeline"] == ["task", "name", "search"]
     count = sum(len(v) for v in keys.values())

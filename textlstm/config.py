@@ -237,6 +237,21 @@ class EnsembleConfig:
             )
 
 
+@dataclass
+class AdversarialConfig:
+    """Adversarial training on the word embeddings (`textlstm.adversarial`).
+
+    Args:
+        epsilon: the perturbation's norm relative to each example's embedding norm (0.02: 2%).
+    """
+
+    epsilon: float = 0.02
+
+    def __post_init__(self):
+        if isinstance(self.epsilon, bool) or not isinstance(self.epsilon, (int, float)) or not 0 < self.epsilon <= 1:
+            raise ConfigError(f"train.adversarial.epsilon must be a number in (0, 1], got {self.epsilon!r}")
+
+
 def check_class_weight(value) -> None:
     """`train.class_weight`'s read-time check: `balanced`, None, or a mapping of labels to positive numbers.
 
@@ -288,6 +303,8 @@ class TrainConfig:
             local GPUs, or every logical CPU device when there is no GPU) or `multi_worker`
             (`tf.distribute.MultiWorkerMirroredStrategy` across the machines of `TF_CONFIG`);
             `batch_size` stays the global batch (see `textlstm.distribute`).
+        adversarial: `AdversarialConfig` to add the adversarial loss on the embeddings to every
+            step (about twice the training time), or None.
     """
 
     epochs: int = 10
@@ -305,6 +322,7 @@ class TrainConfig:
     thresholds: float | str = 0.5  # task: multilabel only (see textlstm.multilabel.config)
     class_weight: str | dict | None = None
     distribute: str = "none"
+    adversarial: AdversarialConfig | None = None
 
     def __post_init__(self):
         choice(self.optimizer, OPTIMIZERS, "train.optimizer")
@@ -320,6 +338,12 @@ class TrainConfig:
             raise ConfigError(f"train.buckets must be >= 0, got {self.buckets}")
         if isinstance(self.ensemble, dict):
             self.ensemble = from_dict(EnsembleConfig, self.ensemble, "train.ensemble")
+        if isinstance(self.adversarial, dict):
+            self.adversarial = from_dict(AdversarialConfig, self.adversarial, "train.adversarial")
+        elif self.adversarial is not None and not isinstance(self.adversarial, AdversarialConfig):
+            raise ConfigError(
+                f"train.adversarial must be a mapping such as {{epsilon: 0.02}} or null, got {self.adversarial!r}"
+            )
 
 
 @dataclass
@@ -372,6 +396,8 @@ def check_pipeline(cfg: PipelineConfig) -> PipelineConfig:
             )
     if cfg.train.distribute != "none":
         check_distribute(cfg)
+    if cfg.train.adversarial is not None:
+        check_adversarial(cfg)
     if cfg.data.demo_name:
         tasks.get(cfg.task).demo_path(cfg.data.demo_name)  # an unknown variant fails now, listing them
     if cfg.task != "multilabel" and (isinstance(cfg.data.label, list) or cfg.train.thresholds != 0.5):
@@ -398,6 +424,23 @@ def check_distribute(cfg: PipelineConfig) -> None:
         raise ConfigError(
             f"{key}: a late wide path (model.wide with fusion: late) scores the network batch by batch "
             "during training, which a distributed predict would reorder: use fusion: joint or train.distribute: none"
+        )
+
+
+def check_adversarial(cfg: PipelineConfig) -> None:
+    """The pipelines `train.adversarial` can train (see `textlstm.adversarial`).
+
+    Args:
+        cfg: a pipeline with `train.adversarial` set.
+    """
+    if cfg.task not in ("classification", "multilabel"):
+        raise ConfigError(
+            f"train.adversarial perturbs a classifier's word embeddings; task: {cfg.task} has none to "
+            "perturb: remove train.adversarial"
+        )
+    if cfg.train.distribute != "none":
+        raise ConfigError(
+            f"train.adversarial trains on one device: use train.distribute: none (it is {cfg.train.distribute})"
         )
 
 

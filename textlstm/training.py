@@ -27,6 +27,7 @@ from pathlib import Path
 import keras
 
 from textlstm import distribute
+from textlstm.adversarial import adversarial_network
 from textlstm.config import TrainConfig
 from textlstm.files import write_text_atomic
 
@@ -199,9 +200,14 @@ def fit(model: keras.Model, train_ds, val_ds, config: TrainConfig, output_dir=No
     (`resolve_verbose`). With `output_dir`, `history.csv` is written when
     training has finished (`finish_history`). Under `train.distribute` the
     model was built in `textlstm.distribute.scope` and `fit` runs in it; only
-    the chief writes files."""
+    the chief writes files. With `train.adversarial` the fitted model is an
+    `textlstm.adversarial.AdversarialNetwork` on `model`'s graph (its
+    layers, so its weights, are `model`'s)."""
     with distribute.scope(config):
-        history = model.fit(
+        trainee = model
+        if config.adversarial is not None:  # the same layers, trained with the adversarial loss added
+            trainee = adversarial_network(model, config.adversarial.epsilon)
+        history = trainee.fit(
             train_ds,
             validation_data=val_ds,
             epochs=config.epochs,
